@@ -1,0 +1,30 @@
+# Warnings, visibility and sanitizers for every target of the project.
+
+set(METER_WARNING_FLAGS
+  -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+  -Wformat=2 -Wwrite-strings -Wpointer-arith -Wvla -Wundef)
+if(METER_WERROR)
+  list(APPEND METER_WARNING_FLAGS -Werror)
+endif()
+
+# Hidden by default; the public API is marked with METER_EXTERN.
+set(CMAKE_C_VISIBILITY_PRESET hidden)
+set(CMAKE_CXX_VISIBILITY_PRESET hidden)
+set(CMAKE_VISIBILITY_INLINES_HIDDEN ON)
+
+if(METER_SANITIZE)
+  string(REPLACE "," ";" _san_list "${METER_SANITIZE}")
+  set(METER_SANITIZE_FLAGS -fsanitize=${METER_SANITIZE} -fno-omit-frame-pointer -g)
+  if("undefined" IN_LIST _san_list)
+    list(APPEND METER_SANITIZE_FLAGS -fno-sanitize-recover=undefined)
+  endif()
+  add_compile_options(${METER_SANITIZE_FLAGS})
+  add_link_options(${METER_SANITIZE_FLAGS})
+endif()
+
+# Applied per target so that third-party code we do not own is not judged by
+# our warning set.
+function(meter_target_defaults target)
+  target_compile_options(${target} PRIVATE ${METER_WARNING_FLAGS})
+  target_compile_definitions(${target} PRIVATE _POSIX_C_SOURCE=200809L _DEFAULT_SOURCE)
+endfunction()
