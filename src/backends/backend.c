@@ -1,0 +1,75 @@
+#include "backend.h"
+
+#include "core/str.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The registry: each built-in back end adds one line. */
+#define BACKEND_LIST(X)
+
+#define DECLARE(ops) extern const mtr_backend_ops ops;
+BACKEND_LIST(DECLARE)
+
+static const mtr_backend_ops *const builtin[] = {
+#define ENTRY(ops) &ops,
+  BACKEND_LIST(ENTRY) NULL
+};
+
+const mtr_backend_ops *mtr_backend_find(const char *name)
+{
+  if (!name)
+    return NULL;
+  for (size_t i = 0; builtin[i]; i++)
+    if (strcmp(builtin[i]->name, name) == 0)
+      return builtin[i];
+  return NULL;
+}
+
+const char *mtr_backend_names(void)
+{
+  static char names[128];
+  static int done;
+  if (!done) {
+    size_t o = 0;
+    names[0] = '\0';
+    for (size_t i = 0; builtin[i]; i++)
+      o += (size_t)snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "", builtin[i]->name);
+    done = 1;
+  }
+  return names;
+}
+
+const char *mtr_config_get(const mtr_config *cfg, const char *name)
+{
+  for (size_t i = 0; i < cfg->count; i++)
+    if (strcmp(cfg->items[i].name, name) == 0)
+      return cfg->items[i].value;
+  return NULL;
+}
+
+int mtr_config_bool(const mtr_config *cfg, const char *name, int dflt)
+{
+  const char *v = mtr_config_get(cfg, name);
+  if (!v)
+    return dflt;
+  if (mtr_streq_nocase(v, "true") || strcmp(v, "1") == 0 || mtr_streq_nocase(v, "yes"))
+    return 1;
+  if (mtr_streq_nocase(v, "false") || strcmp(v, "0") == 0 || mtr_streq_nocase(v, "no"))
+    return 0;
+  return -1;
+}
+
+int mtr_invalid(mtr_result *res, meter_field field, const char *fmt, ...)
+{
+  char msg[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  const char *name = meter_field_name(field);
+  mtr_result_set(res, METER_OUTCOME_INVALID, "invalid_record", "%s%s%s", name ? name : "",
+                 name ? ": " : "", msg);
+  mtr_result_str(&res->field, name);
+  return METER_EINVAL;
+}
