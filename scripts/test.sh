@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test: installs missing dependencies, builds with gcc and
+# -Werror, runs ctest; then builds with clang, AddressSanitizer and
+# UndefinedBehaviorSanitizer and runs ctest again.
+set -euo pipefail
+. "$(dirname "$0")/lib/common.sh"
+cd "$METER_ROOT"
+
+install_deps
+
+log "release build (gcc, -Wall -Wextra -Werror)"
+build build/test-release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc \
+  -DCMAKE_CXX_COMPILER=g++ -DMETER_WERROR=ON
+log "tests (release)"
+(cd build/test-release && ctest -j "$JOBS" --output-on-failure --timeout 600)
+
+log "sanitizer build (clang, ASan + UBSan, -Werror)"
+build build/test-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+  -DCMAKE_CXX_COMPILER=clang++ -DMETER_WERROR=ON -DMETER_SANITIZE=address,undefined
+log "tests (ASan + UBSan)"
+(cd build/test-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest -j "$JOBS" --output-on-failure --timeout 900)
+
+log "all tests passed"
