@@ -5,15 +5,16 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The registry: each built-in back end adds one line. */
-#define BACKEND_LIST(X)
+/* The registry, generated from the folders of src/backends (see
+ * src/CMakeLists.txt): METER_BUILTIN_BACKENDS(X) lists X(mtr_<name>_backend). */
+#include "builtin_backends.h"
 
 #define DECLARE(ops) extern const mtr_backend_ops ops;
-BACKEND_LIST(DECLARE)
+METER_BUILTIN_BACKENDS(DECLARE)
 
 static const mtr_backend_ops *const builtin[] = {
 #define ENTRY(ops) &ops,
-  BACKEND_LIST(ENTRY) NULL
+  METER_BUILTIN_BACKENDS(ENTRY) NULL
 };
 
 const mtr_backend_ops *mtr_backend_find(const char *name)

@@ -44,6 +44,14 @@ typedef struct mtr_batch {
 
 typedef struct mtr_backend mtr_backend;
 
+/* Reliable mode: how the marketplace wants this record reported. */
+typedef struct mtr_agg_rule {
+  int aggregate;      /* 1: one report per key and hour; quantities are summed
+                         and sent once the hour has closed */
+  int64_t window_us;  /* the marketplace refuses usage older than this
+                         (0 = no known limit) */
+} mtr_agg_rule;
+
 typedef struct mtr_backend_ops {
   const char *name;
   const mtr_setting_spec *settings;  /* ends with { NULL } */
@@ -58,6 +66,11 @@ typedef struct mtr_backend_ops {
   /* Delivers one batch and gives every record of it an outcome. Returns the
    * exchange's status (METER_OK when the marketplace answered). */
   int (*send_batch)(mtr_backend *be, const mtr_batch *batch, meter_error *err);
+  /* Optional (NULL: never aggregate, no window). For aggregated records,
+   * `key` receives everything except the hour that identifies one report
+   * (e.g. "product|customer|dimension"); records with equal keys in the same
+   * hour are summed into one. */
+  int (*aggregation)(mtr_backend *be, const meter_record *rec, mtr_agg_rule *rule, mtr_buf *key);
 } mtr_backend_ops;
 
 /* Every back end's state starts with this. */

@@ -121,5 +121,5 @@ static int send_batch(mtr_backend *be, const mtr_batch *batch, meter_error *err)
 }
 
 const mtr_backend_ops fake_backend_ops = {
-  "fake", settings, create, destroy, validate, batch_key, send_batch,
+  "fake", settings, create, destroy, validate, batch_key, send_batch, NULL,
 };
