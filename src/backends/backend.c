@@ -2,6 +2,7 @@
 
 #include "core/str.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,18 +28,20 @@ const mtr_backend_ops *mtr_backend_find(const char *name)
   return NULL;
 }
 
+static char names[128];
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+
+static void build_names(void)
+{
+  size_t o = 0;
+  for (size_t i = 0; builtin[i] && o < sizeof names; i++)
+    o += (size_t)snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "", builtin[i]->name);
+}
+
 const char *mtr_backend_names(void)
 {
-  static char names[128];
-  static int done;
-  if (!done) {
-    size_t o = 0;
-    names[0] = '\0';
-    for (size_t i = 0; builtin[i]; i++)
-      o += (size_t)snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "", builtin[i]->name);
-    done = 1;
-  }
-  return names;
+  pthread_once(&names_once, build_names);
+  return names[0] ? names : "(none built in)";
 }
 
 const char *mtr_config_get(const mtr_config *cfg, const char *name)
