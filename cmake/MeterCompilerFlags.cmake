@@ -22,6 +22,13 @@ if(METER_SANITIZE)
   add_link_options(${METER_SANITIZE_FLAGS})
 endif()
 
+# Fuzzing: coverage instrumentation for every object, so libFuzzer sees the
+# library's branches, not only the harness's.
+if(METER_FUZZERS)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -g)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 # Applied per target so that third-party code we do not own is not judged by
 # our warning set.
 function(meter_target_defaults target)
