@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs missing dependencies, builds with gcc and
 # -Werror, runs ctest; then builds with clang, AddressSanitizer and
-# UndefinedBehaviorSanitizer and runs ctest again.
+# UndefinedBehaviorSanitizer and runs ctest again; then a ThreadSanitizer
+# build runs the unit and multi-threaded tests.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 cd "$METER_ROOT"
@@ -21,5 +22,11 @@ log "tests (ASan + UBSan)"
 (cd build/test-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest -j "$JOBS" --output-on-failure --timeout 900)
+
+log "thread sanitizer build (clang, TSan): the multi-threaded tests"
+build build/test-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+  -DCMAKE_CXX_COMPILER=clang++ -DMETER_WERROR=ON -DMETER_SANITIZE=thread
+(cd build/test-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  ctest -j "$JOBS" --output-on-failure --timeout 900 -L 'unit|threads')
 
 log "all tests passed"

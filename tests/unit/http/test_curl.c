@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,11 +21,12 @@ typedef struct server {
   int fd;
   int port;
   mode mode;
-  int connections;
-  int requests;
+  atomic_int connections;
+  atomic_int requests;
+  pthread_mutex_t lock;      /* guards last_request */
   char last_request[4096];
   pthread_t thread;
-  volatile int stop;
+  atomic_int stop;
 } server;
 
 static int read_request(int c, char *buf, size_t size)
@@ -57,8 +59,10 @@ static void *serve(void *p)
     s->connections++;
     char buf[4096];
     while (read_request(c, buf, sizeof buf) == 0) {
-      s->requests++;
+      pthread_mutex_lock(&s->lock);
       memcpy(s->last_request, buf, sizeof buf);
+      pthread_mutex_unlock(&s->lock);
+      s->requests++;
       if (s->mode == REPLY_CLOSE_AFTER_READ)
         break;
       if (s->mode == REPLY_SLOW)
@@ -84,6 +88,7 @@ static void *serve(void *p)
 static void start(server *s, mode m)
 {
   memset(s, 0, sizeof *s);
+  pthread_mutex_init(&s->lock, NULL);
   s->mode = m;
   s->fd = socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
@@ -146,11 +151,11 @@ static void test_headers_and_keepalive(void **state)
   }
   assert_int_equal(s.requests, 5);
   assert_int_equal(s.connections, 1); /* one keep-alive connection reused */
+  t->destroy(t);
+  stop(&s);
   assert_non_null(strstr(s.last_request, "X-Test: yes"));
   assert_non_null(strstr(s.last_request, "User-Agent: libmeter-test/1"));
   assert_null(strstr(s.last_request, "Expect:"));
-  t->destroy(t);
-  stop(&s);
 }
 
 static void test_response_cap(void **state)
