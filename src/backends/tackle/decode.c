@@ -179,6 +179,12 @@ int tk_parse_conflict(const char *message, tk_conflict_key *out)
   memset(out, 0, sizeof *out);
   if (!message)
     return -1;
+  if (strstr(message, "subscription=") &&
+      copy_between(message, "subscription=", ", dimension=", out->subscription,
+                   sizeof out->subscription) == 0 &&
+      copy_between(message, "dimension=", NULL, out->dimension, sizeof out->dimension) == 0)
+    return 0;
+  memset(out, 0, sizeof *out);
   if (copy_between(message, "product=", ", customer=", out->product, sizeof out->product) ||
       copy_between(message, "customer=", ", dimension=", out->customer, sizeof out->customer) ||
       copy_between(message, "dimension=", NULL, out->dimension, sizeof out->dimension))

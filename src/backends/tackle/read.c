@@ -58,6 +58,7 @@ static mtr_verdict read_handle(void *p, const mtr_http_response *resp, meter_err
   tk_error_info e;
   tk_error_parse(resp, &e);
   int st = resp->status == 404   ? METER_ENOTFOUND
+           : resp->status == 409 ? METER_ECONFLICT /* DELETE of a record already sent */
            : resp->status == 400 ? METER_EINVAL
            : resp->status == 403 ? METER_EAUTH
                                  : METER_EPROTOCOL;

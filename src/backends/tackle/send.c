@@ -258,8 +258,12 @@ static void on_invalid_body(tk_send *s, long http, const tk_error_info *e)
 static int same_key(const tk_conflict_key *c, const meter_record *r)
 {
   const char *p = mtr_rec(r, METER_FIELD_PRODUCT), *cu = mtr_rec(r, METER_FIELD_CUSTOMER);
-  return p && cu && strcmp(c->product, p) == 0 && strcmp(c->customer, cu) == 0 &&
-         strcmp(c->dimension, mtr_rec(r, METER_FIELD_DIMENSION)) == 0;
+  const char *sub = mtr_rec(r, METER_FIELD_SUBSCRIPTION_ID);
+  if (strcmp(c->dimension, mtr_rec(r, METER_FIELD_DIMENSION)) != 0)
+    return 0;
+  if (c->subscription[0])
+    return sub && strcmp(c->subscription, sub) == 0;
+  return p && cu && strcmp(c->product, p) == 0 && strcmp(c->customer, cu) == 0;
 }
 
 static void conflict(tk_send *s, size_t i, long http, const tk_error_info *e)

@@ -97,8 +97,10 @@ typedef struct tk_body_error {
 /* 0 when the message is a jsonschema message we understood. */
 int tk_parse_invalid_body(const char *message, tk_body_error *out);
 
-/* 409 names the record: "... product=P, customer=C, dimension=D". */
+/* 409 names the record: "... product=P, customer=C, dimension=D" (or
+ * "subscription=S, dimension=D"). */
 typedef struct tk_conflict_key {
+  char subscription[TK_MAX_STRING + 1];
   char product[TK_MAX_STRING + 1];
   char customer[TK_MAX_STRING + 1];
   char dimension[TK_MAX_STRING + 1];

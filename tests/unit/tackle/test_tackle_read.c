@@ -265,6 +265,9 @@ static void test_delete(void **state)
   /* Without a lost answer, 404 is 404. */
   fake_push(&f->t, 404, JSON, "{\"code\":\"not_found\",\"error\":\"Unable to locate resource r7\",\"errors\":[]}");
   assert_int_equal(meter_tackle_delete(NULL, f->c, "r7"), METER_ENOTFOUND);
+  /* Already sent to the marketplace: a conflict. */
+  fake_push(&f->t, 409, JSON, "{\"code\":\"conflict\",\"error\":\"already sent\",\"errors\":[]}");
+  assert_int_equal(meter_tackle_delete(NULL, f->c, "r6"), METER_ECONFLICT);
   tk_fx_free(f);
 }
 

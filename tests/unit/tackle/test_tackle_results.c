@@ -512,6 +512,11 @@ static void test_parse_invalid_body(void **state)
   assert_string_equal(k.product, "pid");
   assert_string_equal(k.customer, "cid");
   assert_string_equal(k.dimension, "dim");
+  assert_int_equal(tk_parse_conflict("a usage record has already been processed for the "
+                                     "following request: subscription=s-1, dimension=dim", &k), 0);
+  assert_string_equal(k.subscription, "s-1");
+  assert_string_equal(k.dimension, "dim");
+  assert_string_equal(k.product, "");
   assert_int_equal(tk_parse_conflict("conflict", &k), -1);
 }
 
