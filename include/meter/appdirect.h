@@ -149,7 +149,9 @@ METER_EXTERN(meter_appdirect_state) meter_appdirect_status_event(
  *                  AppDirect (e.g. BAD_DATA), status "FAILED";
  *   SUCCESSFUL / READY -> outcome unchanged, status "SUCCESSFUL" / "READY";
  *   otherwise   -> unchanged.
- * *updated (optional) receives how many results changed.
+ * *updated (optional) receives how many results changed. This modifies
+ * `results`: no other thread may read them meanwhile. METER_EINVAL if
+ * results or status is NULL.
  */
 METER_EXTERN(int) meter_appdirect_status_apply(meter_results *results, size_t *updated,
                                                const meter_appdirect_status *status);

@@ -2,10 +2,25 @@
 
 #include "api/client.h"
 
+static int spy_send(mtr_transport *spy, const mtr_http_request *req, mtr_http_response *resp)
+{
+  adfx *f = (adfx *)((char *)spy - offsetof(adfx, spy));
+  if (f->t.nsent < FAKE_MAX)
+    f->body_is_secret[f->t.nsent] = req->body_is_secret;
+  return mtr_transport_send(&f->t.base, req, resp);
+}
+
+static void spy_destroy(mtr_transport *spy)
+{
+  (void)spy; /* owned by the fixture */
+}
+
 int adfx_try(adfx **out, meter_error *err, const char *endpoint, const char *const *settings)
 {
   adfx *f = calloc(1, sizeof *f);
   fake_transport_init(&f->t);
+  f->spy.send = spy_send;
+  f->spy.destroy = spy_destroy;
   fake_clock_init(&f->fc, AD_T0);
   meter_setting s[16] = {
     { "base_url", AD_BASE },
@@ -29,7 +44,7 @@ int adfx_try(adfx **out, meter_error *err, const char *endpoint, const char *con
   o.settings_count = n;
   o.log = capture_log;
   o.log_level = METER_LOG_DEBUG;
-  mtr_client_seams seams = { &f->t.base, &f->fc.hooks, NULL };
+  mtr_client_seams seams = { &f->spy, &f->fc.hooks, NULL };
   int rc = mtr_client_new_with(&f->c, &o, &seams, err);
   if (rc != METER_OK) {
     fake_transport_dispose(&f->t);

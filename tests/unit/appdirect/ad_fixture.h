@@ -23,6 +23,10 @@ typedef struct adfx {
   fake_transport t;
   fake_clock fc;
   meter_client *c;
+  /* The client sends through `spy`, which notes what fake_transport does not
+   * record, then hands the request to `t`. */
+  mtr_transport spy;
+  int body_is_secret[FAKE_MAX];
 } adfx;
 
 /* A fixture whose client has base_url, client_id "my-client", client_secret

@@ -264,8 +264,12 @@ static void test_failed_usages_mapped_to_records(void **state)
   /* Per record, by eventId. */
   fake_push(&f->t, 200, NULL,
             "{\"requestId\":\"req-vol\",\"status\":\"READY\",\"failedUsages\":[]}");
-  assert_int_equal(meter_appdirect_status_get(&st, f->c, meter_results_request_id(res, 3)),
+  size_t sleeps = f->fc.nsleeps;
+  /* READY is final for waiting: volume usage is rated at the period's end. */
+  assert_int_equal(meter_appdirect_status_wait(&st, f->c, meter_results_request_id(res, 3),
+                                               60000, 0),
                    METER_OK);
+  assert_int_equal(f->fc.nsleeps, sleeps);
   assert_int_equal(meter_appdirect_status_event(st, "ev-volume", NULL, NULL),
                    METER_APPDIRECT_STATE_READY);
   assert_int_equal(meter_appdirect_status_apply(res, &updated, st), METER_OK);

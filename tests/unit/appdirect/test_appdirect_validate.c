@@ -4,7 +4,7 @@
 
 typedef struct vcase {
   const char *why;
-  const char *fields[16]; /* name, value pairs */
+  const char *fields[20]; /* name, value pairs, NULL-terminated */
   const char *field;      /* expected meter_results_field */
   const char *words;      /* expected in the message */
 } vcase;
@@ -74,7 +74,7 @@ static void test_valid_events_pass(void **state)
 {
   (void)state;
   adfx *f = adfx_new(NULL);
-  const char *ok[][16] = {
+  const char *ok[][20] = {
     { "account", "a", "pricing_unit", "SOME_UNIT_NOT_IN_ANY_ENUM", "quantity", "0" },
     { "customer", "c", "pricing_unit", "USER", "quantity", "1.0000000001", "currency", "EUR" },
     { "account", "a", "custom_unit", "X", "quantity", "12345678901234567890", "price", "0",

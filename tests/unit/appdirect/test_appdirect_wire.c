@@ -31,6 +31,8 @@ static void test_token_request_bytes(void **state)
                       "application/x-www-form-urlencoded");
   assert_string_equal(fake_sent_header(&f->t, 0, "Accept"), "application/json");
   assert_string_equal(f->t.sent[0].body, "grant_type=client_credentials&scope=ROLE_APPLICATION");
+  assert_true(f->body_is_secret[0]);  /* wiped after use, never logged */
+  assert_false(f->body_is_secret[1]); /* usage is not a secret */
   meter_record_free(r);
   adfx_free(f);
 }
