@@ -19,6 +19,8 @@
 #define RENEW_AHEAD_MAX_US (300 * MTR_US_PER_SEC)
 /* An answer without expires_in: assume an hour (a 401 renews sooner). */
 #define DEFAULT_LIFETIME_S 3600
+/* Longer lifetimes are taken as this (and keep the arithmetic in range). */
+#define MAX_LIFETIME_S (30 * 24 * 3600)
 
 typedef struct token_call {
   mtr_appdirect *ad;
@@ -78,7 +80,7 @@ static mtr_verdict read_token(token_call *c, const mtr_http_response *resp, mete
   } else if (!(c->token = mtr_strdup(tok))) {
     mtr_error_set(err, METER_ENOMEM, "out of memory");
   } else {
-    c->expires_in_s = expires_in;
+    c->expires_in_s = expires_in < MAX_LIFETIME_S ? expires_in : MAX_LIFETIME_S;
   }
   cJSON_Delete(root);
   return MTR_DONE;

@@ -37,13 +37,19 @@ const char *meter_appdirect_state_name(meter_appdirect_state state)
 
 /* ---- one query ---------------------------------------------------------- */
 
-/* A requestId, or the status path AppDirect returned (queryUsageStatus). */
+/* A requestId, or the status path AppDirect returned (queryUsageStatus),
+ * also as an absolute URL: only the id is kept, the query goes to the
+ * client's own marketplace (its token never goes anywhere else). */
 static int request_id_of(const char *request, char *id, meter_error *err)
 {
   if (!request || !*request)
     return mtr_error_set(err, METER_EINVAL, "no AppDirect request id or status path given");
   const char *v = request;
   size_t plen = strlen(MTR_APPDIRECT_STATUS_PREFIX);
+  if (strncmp(v, "https://", 8) == 0 || strncmp(v, "http://", 7) == 0) {
+    const char *path = strchr(strstr(v, "://") + 3, '/');
+    v = path ? path : "";
+  }
   if (*v == '/') {
     if (strncmp(v, MTR_APPDIRECT_STATUS_PREFIX, plen) != 0)
       return mtr_error_set(err, METER_EINVAL,

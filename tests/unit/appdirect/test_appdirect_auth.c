@@ -146,6 +146,21 @@ static void test_refused_credentials(void **state)
   adfx_free(f);
 }
 
+static void test_huge_lifetime_is_capped(void **state)
+{
+  (void)state;
+  adfx *f = adfx_new(NULL);
+  fake_push(&f->t, 200, NULL, "{\"access_token\":\"tok-1\",\"expires_in\":9007199254740991}");
+  push_accepted(f, "r1");
+  assert_int_equal(send_one(f, "a"), METER_OK);
+  fake_clock_advance(&f->fc, 31 * 24 * 3600 * SEC); /* past the 30-day cap */
+  push_token(f, "tok-2", 3600);
+  push_accepted(f, "r2");
+  assert_int_equal(send_one(f, "b"), METER_OK);
+  assert_int_equal(sent_to(f, AD_TOKEN_URL), 2);
+  adfx_free(f);
+}
+
 static void test_token_endpoint_404_is_config(void **state)
 {
   (void)state;
@@ -223,6 +238,7 @@ int main(void)
     cmocka_unit_test(test_401_renews_token_once_and_resends_same_body),
     cmocka_unit_test(test_second_401_is_eauth),
     cmocka_unit_test(test_refused_credentials),
+    cmocka_unit_test(test_huge_lifetime_is_capped),
     cmocka_unit_test(test_token_endpoint_404_is_config),
     cmocka_unit_test(test_token_endpoint_retried_on_503),
     cmocka_unit_test(test_bad_token_answers),

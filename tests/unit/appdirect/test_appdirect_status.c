@@ -68,6 +68,15 @@ static void test_get_by_id_and_by_path(void **state)
   assert_int_equal(meter_appdirect_status_total_count(st), 4);
   assert_int_equal(meter_appdirect_status_failed_count(st), -1);
   meter_appdirect_status_free(st);
+
+  /* An absolute status URL: its id, asked of the client's own marketplace. */
+  fake_push(&f->t, 200, NULL, successful);
+  assert_int_equal(meter_appdirect_status_get(
+                     &st, f->c,
+                     "https://elsewhere.example.org/api/integration/v2/billing/usage/requests/r3"),
+                   METER_OK);
+  assert_string_equal(f->t.sent[3].url, AD_STATUS_URL "r3");
+  meter_appdirect_status_free(st);
   assert_int_equal(sent_to(f, AD_TOKEN_URL), 1);
   adfx_free(f);
 }
@@ -78,7 +87,8 @@ static void test_bad_requests_and_errors(void **state)
   adfx *f = adfx_new(NULL);
   meter_appdirect_status *st = (meter_appdirect_status *)1;
   const char *bad[] = { "", "/api/other/req-1", "req/1", "req?x=1",
-                        "/api/integration/v2/billing/usage/requests/" };
+                        "/api/integration/v2/billing/usage/requests/", "https://host",
+                        "https://host/api/other/x" };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     assert_int_equal(meter_appdirect_status_get(&st, f->c, bad[i]), METER_EINVAL);
     assert_null(st);
