@@ -15,7 +15,7 @@ static void field(const char *key, const char *value, int json, int *first)
     out_json_string(stdout, value);
     *first = 0;
   } else if (value) {
-    printf("%-22s %s\n", key, value);
+    printf("%-24s %s\n", key, value);
   }
 }
 

@@ -428,8 +428,7 @@ int cli_client_new(cli_opts *o, meter_client **out)
                     any ? any->backend : "", any ? ")" : "");
       break;
     }
-    res[n++] = (resolved){ o->settings[i].key, o->settings[i].value,
-                           s && s->flag ? s->flag : "--set" };
+    res[n++] = (resolved){ o->settings[i].key, o->settings[i].value, "the command line" };
   }
 
   /* Then the environment, then the file, for the settings the command knows. */
@@ -452,7 +451,7 @@ int cli_client_new(cli_opts *o, meter_client **out)
     }
     const conf_entry *e = conf_find(backend, s->name);
     if (e)
-      res[n++] = (resolved){ s->name, e->value, "config file" };
+      res[n++] = (resolved){ s->name, e->value, conf.path };
   }
 
   /* File keys the command does not know: refused for known back ends, passed
@@ -476,7 +475,7 @@ int cli_client_new(cli_opts *o, meter_client **out)
     for (size_t k = 0; k < n; k++)
       given |= strcmp(res[k].name, e->key) == 0;
     if (!given)
-      res[n++] = (resolved){ e->key, e->value, "config file" };
+      res[n++] = (resolved){ e->key, e->value, conf.path };
   }
 
   const char *endpoint = o->endpoint && *o->endpoint ? o->endpoint : env_value("METER_ENDPOINT");
