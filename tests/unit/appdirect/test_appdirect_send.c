@@ -342,7 +342,10 @@ static void test_no_aggregation(void **state)
   assert_non_null(ops);
   assert_non_null(ops->aggregation);
   meter_record **r = make_recs(1, "a");
-  mtr_agg_rule rule = { 1, 99 };
+  mtr_agg_rule rule;
+  memset(&rule, 0, sizeof rule);
+  rule.aggregate = 1;
+  rule.window_us = 99;
   mtr_buf key = MTR_BUF_INIT;
   assert_int_equal(ops->aggregation(NULL, r[0], &rule, &key), METER_OK);
   assert_int_equal(rule.aggregate, 0);
