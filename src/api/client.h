@@ -37,6 +37,17 @@ int mtr_client_new_with(meter_client **out, const meter_client_options *opts,
 int mtr_client_fail(meter_client *c, const meter_error *err);
 int mtr_client_failf(meter_client *c, int status, const char *fmt, ...) MTR_PRINTF(3, 4);
 
+/* Delivers one batch through a back end (meter_send and the reliable
+ * pipeline's sender both send this way) and makes sure every record of it
+ * has an outcome: those the back end left PENDING become FAILED with the
+ * exchange's reason. Returns send_batch's status; on failure err is set. */
+int mtr_deliver_batch(const mtr_backend_ops *ops, mtr_backend *be, const mtr_batch *batch,
+                      meter_error *err);
+
+/* True for the statuses of a failure worth retrying later (network, 5xx,
+ * throttling, deadline). */
+int mtr_status_transient(int status);
+
 /* The client's back end if it is `name`, else NULL with METER_EUNSUPPORTED
  * recorded ("meter_tackle_list needs the tackle back end, this client uses aws"). */
 mtr_backend *mtr_client_backend_as(meter_client *c, const char *name, const char *function);

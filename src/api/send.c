@@ -89,10 +89,25 @@ static int prepare(meter_client *c, meter_record *const *recs, size_t n, meter_r
   return METER_OK;
 }
 
-static int is_transient(int st)
+int mtr_status_transient(int st)
 {
   return st == METER_EUNDELIVERED || st == METER_ETHROTTLED || st == METER_ETIMEOUT ||
          st == METER_ETRANSPORT;
+}
+
+int mtr_deliver_batch(const mtr_backend_ops *ops, mtr_backend *be, const mtr_batch *batch,
+                      meter_error *err)
+{
+  mtr_error_clear(err);
+  int st = ops->send_batch(be, batch, err);
+  for (size_t k = 0; k < batch->count; k++) {
+    if (batch->results[k]->outcome == METER_OUTCOME_PENDING)
+      mtr_result_set(batch->results[k], METER_OUTCOME_FAILED, "no_outcome", "not delivered: %s",
+                     err->message[0] ? err->message : meter_strerror(st));
+  }
+  if (st != METER_OK && err->status == METER_OK)
+    mtr_error_set(err, st, "%s", meter_strerror(st));
+  return st;
 }
 
 /* The documented order: credentials, transient, invalid, rejected. */
@@ -158,26 +173,17 @@ static int send_groups(meter_client *c, meter_record *const *recs, meter_results
       }
       mtr_batch batch = { brecs, bres, m };
       meter_error err;
-      mtr_error_clear(&err);
-      int st = c->ops->send_batch(c->backend, &batch, &err);
-      for (size_t k = 0; k < m; k++) {
-        if (bres[k]->outcome == METER_OUTCOME_PENDING)
-          mtr_result_set(bres[k], METER_OUTCOME_FAILED, "no_outcome",
-                         "not delivered: %s", err.message[0] ? err.message : meter_strerror(st));
-      }
+      int st = mtr_deliver_batch(c->ops, c->backend, &batch, &err);
       if (st == METER_ENOMEM) {
         mtr_free(brecs);
         mtr_free(bres);
         return st;
       }
-      if (st != METER_OK && first->status == METER_OK) {
-        if (err.status == METER_OK)
-          mtr_error_set(&err, st, "%s", meter_strerror(st));
+      if (st != METER_OK && first->status == METER_OK)
         mtr_error_copy(first, &err);
-      }
       if (st == METER_ECONFIG || st == METER_EAUTH)
         *fatal = st;
-      else if (is_transient(st) && !*transient)
+      else if (mtr_status_transient(st) && !*transient)
         *transient = st;
     }
   }

@@ -50,6 +50,13 @@ typedef struct mtr_agg_rule {
                          and sent once the hour has closed */
   int64_t window_us;  /* the marketplace refuses usage older than this
                          (0 = no known limit) */
+  /* The pipeline zeroes the rule before asking, so these default to 0. */
+  int replaces;       /* 1: a later report of the same key and hour replaces the
+                         earlier one until the marketplace processes it (Tackle
+                         PUT): records that arrive late are sent as a new total */
+  int resend_unsafe;  /* 1: the request is not idempotent (Tackle POST): after
+                         an unanswered attempt or a crash mid-request the record
+                         is kept as a dead letter instead of being resent */
 } mtr_agg_rule;
 
 typedef struct mtr_backend_ops {
