@@ -381,7 +381,54 @@ typedef struct resolved {
   const char *name;
   const char *value;
   const char *source;
+  int rank;              /* 3 flag, 2 environment, 1 config file */
 } resolved;
+
+/* Settings that replace one another: the way given by the higher-ranked
+ * source wins, so TACKLE_ACCESS_TOKEN in the environment does not clash
+ * with --client-id/--client-secret on the command line. */
+static const struct {
+  const char *backend;
+  const char *one;       /* a setting ... */
+  const char *other[3];  /* ... or these */
+} alternatives[] = {
+  { "tackle", "access_token", { "client_id", "client_secret", NULL } },
+};
+
+static int is_in(const char *name, const char *const *list)
+{
+  for (; *list; list++)
+    if (strcmp(name, *list) == 0)
+      return 1;
+  return 0;
+}
+
+static size_t drop_outranked(const char *backend, resolved *res, size_t n)
+{
+  for (size_t a = 0; a < sizeof alternatives / sizeof alternatives[0]; a++) {
+    if (strcmp(alternatives[a].backend, backend) != 0)
+      continue;
+    int one = 0, other = 0;
+    for (size_t k = 0; k < n; k++) {
+      if (strcmp(res[k].name, alternatives[a].one) == 0 && res[k].rank > one)
+        one = res[k].rank;
+      if (is_in(res[k].name, alternatives[a].other) && res[k].rank > other)
+        other = res[k].rank;
+    }
+    if (!one || !other || one == other)
+      continue; /* both from the same place: the library says it is ambiguous */
+    size_t w = 0;
+    for (size_t k = 0; k < n; k++) {
+      int is_one = strcmp(res[k].name, alternatives[a].one) == 0;
+      int is_other = is_in(res[k].name, alternatives[a].other);
+      if ((is_one && one < other) || (is_other && other < one))
+        continue;
+      res[w++] = res[k];
+    }
+    n = w;
+  }
+  return n;
+}
 
 static int aws_creds_in_env(void)
 {
@@ -428,7 +475,7 @@ int cli_client_new(cli_opts *o, meter_client **out)
                     any ? any->backend : "", any ? ")" : "");
       break;
     }
-    res[n++] = (resolved){ o->settings[i].key, o->settings[i].value, "the command line" };
+    res[n++] = (resolved){ o->settings[i].key, o->settings[i].value, "the command line", 3 };
   }
 
   /* Then the environment, then the file, for the settings the command knows. */
@@ -446,12 +493,12 @@ int cli_client_new(cli_opts *o, meter_client **out)
           ((s->flags & CLI_SET_AWS_CREDS) && aws_creds_in_env()))
         continue;
     } else if (env_value(s->env)) {
-      res[n++] = (resolved){ s->name, env_value(s->env), s->env };
+      res[n++] = (resolved){ s->name, env_value(s->env), s->env, 2 };
       continue;
     }
     const conf_entry *e = conf_find(backend, s->name);
     if (e)
-      res[n++] = (resolved){ s->name, e->value, conf.path };
+      res[n++] = (resolved){ s->name, e->value, conf.path, 1 };
   }
 
   /* File keys the command does not know: refused for known back ends, passed
@@ -475,8 +522,11 @@ int cli_client_new(cli_opts *o, meter_client **out)
     for (size_t k = 0; k < n; k++)
       given |= strcmp(res[k].name, e->key) == 0;
     if (!given)
-      res[n++] = (resolved){ e->key, e->value, conf.path };
+      res[n++] = (resolved){ e->key, e->value, conf.path, 1 };
   }
+
+  if (rc == 0)
+    n = drop_outranked(backend, res, n);
 
   const char *endpoint = o->endpoint && *o->endpoint ? o->endpoint : env_value("METER_ENDPOINT");
   if (!endpoint)

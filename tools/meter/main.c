@@ -46,7 +46,37 @@ static int usage_error(const char *what)
   return CLI_EXIT_USAGE;
 }
 
-int main(int argc, char **argv)
+/* `meter -v --config F send ...`: options before the command are moved
+ * after it, so they are parsed with the command's own flags. */
+static char **hoist_leading_options(int argc, char **argv)
+{
+  static const char *const with_value[] = { "--config", "--backend", "-b", "--endpoint", NULL };
+  int i = 1;
+  while (i < argc && argv[i][0] == '-' && strcmp(argv[i], "--version") != 0 &&
+         strcmp(argv[i], "--help") != 0 && strcmp(argv[i], "-h") != 0) {
+    int takes = 0;
+    for (size_t k = 0; with_value[k]; k++)
+      takes |= strcmp(argv[i], with_value[k]) == 0;
+    i += takes ? 2 : 1;
+  }
+  if (i == 1 || i >= argc)
+    return argv;
+  char **out = calloc((size_t)argc + 1, sizeof *out);
+  if (!out)
+    return argv;
+  int n = 0, words = strcmp(argv[i], "spool") == 0 && i + 1 < argc ? 2 : 1;
+  out[n++] = argv[0];
+  for (int k = 0; k < words; k++)
+    out[n++] = argv[i + k];
+  for (int k = 1; k < i; k++)
+    out[n++] = argv[k];
+  for (int k = i + words; k < argc; k++)
+    out[n++] = argv[k];
+  out[n] = NULL;
+  return out;
+}
+
+static int dispatch(int argc, char **argv)
 {
   if (argc < 2)
     return usage_error("no command given");
@@ -110,6 +140,15 @@ int main(int argc, char **argv)
       code = cmd->run(&o);
   }
   cli_opts_free(&o);
+  return code;
+}
+
+int main(int argc, char **argv)
+{
+  char **args = hoist_leading_options(argc, argv);
+  int code = dispatch(argc, args);
+  if (args != argv)
+    free(args);
   if (fflush(stdout) != 0 && code == 0)
     code = cli_fail(CLI_EXIT_INTERNAL, "cannot write the output");
   return code;
