@@ -82,6 +82,7 @@ static void reset(sbx *s, const sbx_request *req, sbx_response *resp)
   sbx_tackle_reset(s->tackle);
   sbx_appdirect_reset(s->appdirect);
   sbx_aws_reset(s->aws);
+  atomic_store(&s->clock_offset_us, (long long)s->cfg.clock_offset_us);
   respond_ok(resp);
 }
 
