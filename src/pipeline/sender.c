@@ -434,9 +434,11 @@ int mtr_spool_flush(meter_spool *s, long deadline_ms, unsigned flags)
   int64_t start = mtr_mono_us(s->inner);
   int64_t deadline = deadline_ms < 0 ? INT64_MAX : start + (int64_t)deadline_ms * 1000;
   int64_t now = mtr_now_us(s->inner);
+  /* Hours that closed are due now (the sender would seal them at its next
+   * round); with OPEN_HOURS, so are the hours that have begun. */
   int rc = s->sops->make_due(s->store, now, &err);
-  if (rc == METER_OK && (flags & METER_FLUSH_OPEN_HOURS))
-    rc = s->sops->seal(s->store, now, 1, &err);
+  if (rc == METER_OK)
+    rc = s->sops->seal(s->store, now, (flags & METER_FLUSH_OPEN_HOURS) != 0, &err);
   if (rc != METER_OK)
     return mtr_spool_fail(s, &err);
 
