@@ -72,6 +72,8 @@ static int grow_append(char **buf, size_t *len, size_t *cap, const char *data, s
   return 0;
 }
 
+static size_t envp_build(char **envp, size_t max, const char *const *env);
+
 int proc_run(cli_result *r, const char *path, const char *const *args, const char *const *env,
              const char *input, size_t input_len)
 {
@@ -84,25 +86,8 @@ int proc_run(cli_result *r, const char *path, const char *const *args, const cha
   argv[na] = NULL;
 
   /* A minimal environment: nothing of the caller's TACKLE_*, AWS_*, ... */
-  static const char *const keep[] = { "PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
-                                      "TSAN_OPTIONS", "LD_LIBRARY_PATH", "TMPDIR",
-                                      "PYTHONDONTWRITEBYTECODE", NULL };
   char *envp[128];
-  size_t ne = 0;
-  static char home_var[300];
-  snprintf(home_var, sizeof home_var, "HOME=%s", cli_home());
-  envp[ne++] = home_var;
-  static char no_imds[] = "AWS_EC2_METADATA_DISABLED=true"; /* never wait for an instance */
-  envp[ne++] = no_imds;
-  for (size_t k = 0; keep[k]; k++) {
-    size_t kl = strlen(keep[k]);
-    for (char **e = environ; *e; e++)
-      if (strncmp(*e, keep[k], kl) == 0 && (*e)[kl] == '=')
-        envp[ne++] = *e;
-  }
-  for (size_t i = 0; env && env[i] && ne < 126; i++)
-    envp[ne++] = (char *)env[i];
-  envp[ne] = NULL;
+  envp_build(envp, 128, env);
 
   int in[2], out[2], err[2];
   if (pipe(in) || pipe(out) || pipe(err))
@@ -223,4 +208,88 @@ const char *cli_write_file(const char *name, const char *text, int mode)
   fclose(f);
   chmod(p, (mode_t)mode);
   return p;
+}
+
+static size_t envp_build(char **envp, size_t max, const char *const *env)
+{
+  static const char *const keep[] = { "PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
+                                      "TSAN_OPTIONS", "LD_LIBRARY_PATH", "TMPDIR", NULL };
+  static char home_var[300];
+  static char no_imds[] = "AWS_EC2_METADATA_DISABLED=true";
+  size_t ne = 0;
+  snprintf(home_var, sizeof home_var, "HOME=%s", cli_home());
+  envp[ne++] = home_var;
+  envp[ne++] = no_imds;
+  for (size_t k = 0; keep[k]; k++) {
+    size_t kl = strlen(keep[k]);
+    for (char **e = environ; *e && ne < max - 1; e++)
+      if (strncmp(*e, keep[k], kl) == 0 && (*e)[kl] == '=')
+        envp[ne++] = *e;
+  }
+  for (size_t i = 0; env && env[i] && ne < max - 1; i++)
+    envp[ne++] = (char *)env[i];
+  envp[ne] = NULL;
+  return ne;
+}
+
+int cli_start(cli_proc *p, const char *const *args, const char *const *env)
+{
+  static int seq;
+  memset(p, 0, sizeof *p);
+  snprintf(p->out_path, sizeof p->out_path, "%s/bg-%d.out", cli_home(), seq);
+  snprintf(p->err_path, sizeof p->err_path, "%s/bg-%d.err", cli_home(), seq++);
+  const char *argv[256];
+  size_t na = 0;
+  argv[na++] = cli_binary();
+  for (size_t i = 0; args && args[i] && na < 255; i++)
+    argv[na++] = args[i];
+  argv[na] = NULL;
+  char *envp[128];
+  envp_build(envp, 128, env);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, p->out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, p->err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0)
+    return -1;
+  p->pid = (int)pid;
+  return 0;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+  FILE *f = fopen(path, "rb");
+  char *buf = NULL;
+  size_t n = 0, cap = 0;
+  if (f) {
+    char chunk[4096];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
+      grow_append(&buf, &n, &cap, chunk, k);
+    fclose(f);
+  }
+  if (!buf)
+    buf = calloc(1, 1);
+  *len = n;
+  return buf;
+}
+
+int cli_stop(cli_proc *p, int sig, cli_result *r)
+{
+  memset(r, 0, sizeof *r);
+  if (p->pid <= 0)
+    return -1;
+  kill((pid_t)p->pid, sig);
+  int st;
+  while (waitpid((pid_t)p->pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  p->pid = 0;
+  r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  r->out = slurp(p->out_path, &r->out_len);
+  r->err = slurp(p->err_path, &r->err_len);
+  return 0;
 }

@@ -35,6 +35,17 @@ int cli_run(cli_result *r, const char *const *args, const char *const *env, cons
 
 void cli_result_free(cli_result *r);
 
+/* A meter process left running (stdout and stderr go to files). */
+typedef struct cli_proc {
+  int pid;
+  char out_path[512], err_path[512];
+} cli_proc;
+
+/* Starts meter in the background. Returns 0 or -1. */
+int cli_start(cli_proc *p, const char *const *args, const char *const *env);
+/* Sends `sig`, waits for the exit and collects what it printed. */
+int cli_stop(cli_proc *p, int sig, cli_result *r);
+
 /* Writes `text` to a new file in cli_home() named `name` with `mode`;
  * returns its path (static storage, one per name). */
 const char *cli_write_file(const char *name, const char *text, int mode);
