@@ -138,7 +138,7 @@ static void listen_address(int port, char out[16])
     char *colon = strchr(local, ':');
     if (colon && (int)strtol(colon + 1, NULL, 16) == port) {
       *colon = '\0';
-      snprintf(out, 16, "%s", local);
+      snprintf(out, 16, "%.15s", local);
       break;
     }
   }
