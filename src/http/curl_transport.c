@@ -188,6 +188,11 @@ static int curl_send(mtr_transport *base, const mtr_http_request *req, mtr_http_
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+  /* On a reused connection that dies before any answer, libcurl resends the
+   * request by itself; for a non-idempotent request that could apply it
+   * twice, so it gets a connection of its own (set on every request: handles
+   * are pooled). */
+  curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, req->not_idempotent ? 1L : 0L);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ctimeout);
   curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);

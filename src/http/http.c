@@ -97,6 +97,7 @@ void mtr_http_request_reset(mtr_http_request *req)
   mtr_buf_clear(&req->body);
   req->timeout_ms = req->connect_timeout_ms = 0;
   req->body_is_secret = 0;
+  req->not_idempotent = 0;
 }
 
 void mtr_http_request_dispose(mtr_http_request *req)

@@ -38,6 +38,10 @@ typedef struct mtr_http_request {
   long timeout_ms;         /* 0: the transport's default */
   long connect_timeout_ms; /* 0: the transport's default */
   int body_is_secret;      /* credentials in the body: wipe after use, never log */
+  int not_idempotent;      /* must not be sent twice (Tackle POST): the transport
+                              uses a fresh connection, because libcurl silently
+                              resends a request whose reused connection died
+                              without an answer, and that resend may apply it twice */
 } mtr_http_request;
 
 void mtr_http_request_init(mtr_http_request *req);

@@ -127,6 +127,7 @@ static int send_build(void *p, mtr_http_request *req, unsigned attempt, meter_er
   (void)attempt;
   tk_send *s = p;
   req->method = s->method == TK_PUT ? "PUT" : "POST";
+  req->not_idempotent = s->method == TK_POST;
   mtr_buf_printf(&req->url, "%s%s", s->be->endpoint, TK_RECORDS_PATH);
   int rc = tk_encode_records(s->batch->records, s->active, s->nactive, &req->body);
   if (rc == METER_OK)

@@ -51,6 +51,10 @@ static meter_client *new_client(ifx *f, const char *token, const char *method)
   return c;
 }
 
+/* The running fixture, stopped by the teardown even when a test fails
+ * half-way (a failed assertion leaves the test function at once). */
+static ifx *current;
+
 /* Starts a sandbox with extra flags; skips when the binary is not built. */
 static ifx *start(const char *const *args)
 {
@@ -65,6 +69,7 @@ static ifx *start(const char *const *args)
   }
   f->t = (int64_t)time(NULL) * MTR_US_PER_SEC - MTR_US_PER_SEC;
   f->c = new_client(f, NULL, NULL);
+  current = f;
   return f;
 }
 
@@ -73,6 +78,15 @@ static void stop(ifx *f)
   meter_client_free(f->c);
   sandbox_stop(&f->sp);
   free(f);
+  current = NULL;
+}
+
+static int teardown(void **state)
+{
+  (void)state;
+  if (current)
+    stop(current);
+  return 0;
 }
 
 static meter_record *rec(ifx *f, const char *customer, const char *qty, const char *method)
@@ -412,14 +426,14 @@ static void test_faults_each_unit_once(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_put_get_delete),
-    cmocka_unit_test(test_put_updates_then_conflicts_once_sent),
-    cmocka_unit_test(test_post_creates_duplicates),
-    cmocka_unit_test(test_test_modes),
-    cmocka_unit_test(test_pagination),
-    cmocka_unit_test(test_token_expiry_and_refresh),
-    cmocka_unit_test(test_unknown_customer),
-    cmocka_unit_test(test_faults_each_unit_once),
+    cmocka_unit_test_teardown(test_put_get_delete, teardown),
+    cmocka_unit_test_teardown(test_put_updates_then_conflicts_once_sent, teardown),
+    cmocka_unit_test_teardown(test_post_creates_duplicates, teardown),
+    cmocka_unit_test_teardown(test_test_modes, teardown),
+    cmocka_unit_test_teardown(test_pagination, teardown),
+    cmocka_unit_test_teardown(test_token_expiry_and_refresh, teardown),
+    cmocka_unit_test_teardown(test_unknown_customer, teardown),
+    cmocka_unit_test_teardown(test_faults_each_unit_once, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
