@@ -455,11 +455,11 @@ int meter_tackle_list_next(meter_tackle_list *it, const meter_tackle_record **re
     int n = cJSON_IsArray(data) ? cJSON_GetArraySize(data) : 0;
     if (it->page && it->index < n) {
       int rc = tk_record_from_json(&it->current, cJSON_GetArrayItem(data, it->index));
+      it->index++; /* a bad item is reported once, then skipped */
       if (rc != METER_OK)
         return mtr_client_failf(it->client, rc == METER_ENOMEM ? rc : METER_EPROTOCOL,
                                 "Tackle list usage-records: record %d of page %u is not an "
-                                "object", it->index + 1, it->pages);
-      it->index++;
+                                "object", it->index, it->pages);
       it->empty_pages = 0;
       *record = &it->current;
       return METER_OK;
