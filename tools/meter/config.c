@@ -30,7 +30,8 @@ const cli_setting cli_settings[] = {
   { "appdirect", "client_secret", "client-secret", "APPDIRECT_CLIENT_SECRET", CLI_SET_SECRET,
     "OAuth 2.0 client secret" },
   { "appdirect", "scope", "scope", "APPDIRECT_SCOPE", 0,
-    "OAuth scope (default ROLE_APPLICATION)" },
+    "OAuth scope: ROLE_APPLICATION (default) or ROLE_PARTNER (default with a subscription or "
+    "vendor id)" },
   { "appdirect", "billable", "billable", "APPDIRECT_BILLABLE", CLI_SET_BOOL,
     "true: billable usage (default); false: estimated" },
   { "appdirect", "request_group_id", "request-group-id", "APPDIRECT_REQUEST_GROUP_ID", 0,

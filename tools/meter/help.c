@@ -92,7 +92,8 @@ static const char send_text[] =
   "  meter send --backend aws --product abc123 --customer-account-id 111122223333 \\\n"
   "      --dimension gb --quantity 12 --allocation 8:team=red --allocation 4:team=blue\n"
   "  meter send --backend appdirect --account acc-1 --pricing-unit USER --quantity 3 --json\n"
-  "  meter send --backend tackle --test accepted ... --endpoint http://127.0.0.1:8080\n";
+  "  meter send -b tackle --endpoint http://127.0.0.1:8080 --test accepted \\\n"
+  "      --product p1 --customer c1 --dimension users --quantity 1   (meter-sandbox)\n";
 
 static const char batch_text[] =
   "meter batch - send records from JSON lines, one record per line\n"
@@ -180,7 +181,8 @@ static const char resolve_text[] =
   "Usage: meter resolve-customer TOKEN [options]   (TOKEN \"-\": read it from stdin)\n"
   "\n"
   "TOKEN is the x-amzn-marketplace-token form field a buyer's browser posts to the\n"
-  "product's registration URL; call it with the seller account's credentials.\n"
+  "product's registration URL; call it with the seller account's credentials. A token\n"
+  "on the command line is visible to other local users (ps): prefer \"-\" and stdin.\n"
   "Output: customer_identifier, customer_aws_account_id, product_code, license_arn,\n"
   "request_id (--json: one object). Exit status 1 when AWS refuses the token\n"
   "(InvalidTokenException, ExpiredTokenException).\n"
@@ -277,10 +279,12 @@ void cli_print_settings(FILE *f)
     char how[128] = "";
     if (s->flag)
       snprintf(how, sizeof how, "--%s", s->flag);
+    else
+      snprintf(how, sizeof how, "--set %s=...", s->name);
     if (s->env)
       snprintf(how + strlen(how), sizeof how - strlen(how), "%s%s%s", how[0] ? ", " : "",
                s->env, (s->flags & CLI_SET_LIB_ENV) ? " read by the library" : "");
-    fprintf(f, "    %s (%s)%s\n        %s\n", s->name, how[0] ? how : "--set only",
+    fprintf(f, "    %s (%s)%s\n        %s\n", s->name, how,
             (s->flags & CLI_SET_SECRET) ? " secret" : "", s->help);
   }
 }
