@@ -150,6 +150,23 @@ static int sandbox_request_ok(sandbox_proc *sp, const char *method, const char *
   return st == 200 ? 0 : -1;
 }
 
+/* Waits (polling, at most 10 s) until Tackle reports record `id` with
+ * `status`: the sandbox "sends" records after --tackle-send-delay. */
+static void wait_status(ifx *f, const char *id, const char *status)
+{
+  for (int i = 0; i < 200; i++) {
+    meter_tackle_record *got = NULL;
+    int rc = meter_tackle_get(&got, f->c, id);
+    int done = rc == METER_OK && meter_tackle_record_get(got, METER_TACKLE_STATUS) &&
+               strcmp(meter_tackle_record_get(got, METER_TACKLE_STATUS), status) == 0;
+    meter_tackle_record_free(got);
+    if (done)
+      return;
+    msleep(50);
+  }
+  fail_msg("record %s never reached status %s", id, status);
+}
+
 /* ---- tests ---- */
 
 static void test_put_get_delete(void **state)
@@ -188,20 +205,25 @@ static void test_put_get_delete(void **state)
 static void test_put_updates_then_conflicts_once_sent(void **state)
 {
   (void)state;
-  const char *args[] = { "--tackle-send-delay", "400", NULL };
+  /* Long enough that the update below lands before the "send", even on a
+   * loaded machine; the wait after it polls rather than guesses. */
+  const char *args[] = { "--tackle-send-delay", "1500", NULL };
   ifx *f = start(args);
   if (!f)
     skip();
   meter_record *r = rec(f, "cust-b", "3", NULL);
   meter_results *res = send_ok(f, &r, 1, METER_OK);
+  char id[64];
+  snprintf(id, sizeof id, "%s", meter_results_record_id(res, 0));
   meter_results_free(res);
   meter_record_set(r, METER_FIELD_QUANTITY, "5");
   res = send_ok(f, &r, 1, METER_OK); /* same hour: updated in place */
+  assert_string_equal(meter_results_record_id(res, 0), id);
   meter_results_free(res);
   long sum;
   assert_int_equal(ledger_count(f, "cust-b", &sum, NULL), 1);
   assert_int_equal(sum, 5);
-  msleep(700); /* the sandbox has sent the hour by now */
+  wait_status(f, id, "accepted"); /* the sandbox has sent the hour */
   meter_record_set(r, METER_FIELD_QUANTITY, "7");
   res = send_ok(f, &r, 1, METER_EREJECTED);
   assert_int_equal(meter_results_outcome(res, 0), METER_OUTCOME_CONFLICT);
@@ -237,7 +259,7 @@ static void test_post_creates_duplicates(void **state)
 static void test_test_modes(void **state)
 {
   (void)state;
-  const char *args[] = { "--tackle-send-delay", "200", NULL };
+  const char *args[] = { "--tackle-send-delay", "1000", NULL };
   ifx *f = start(args);
   if (!f)
     skip();
@@ -250,8 +272,9 @@ static void test_test_modes(void **state)
     meter_record_set(r[i], METER_FIELD_TEST, modes[i]);
   }
   meter_results *res = send_ok(f, r, 3, METER_OK); /* stored: idle until "sent" */
-  msleep(400);
   for (int i = 0; i < 3; i++) {
+    assert_string_equal(meter_results_status(res, i), "idle");
+    wait_status(f, meter_results_record_id(res, i), modes[i]);
     meter_tackle_record *got;
     assert_int_equal(meter_tackle_get(&got, f->c, meter_results_record_id(res, i)), METER_OK);
     assert_string_equal(meter_tackle_record_get(got, METER_TACKLE_TEST), modes[i]);
@@ -267,6 +290,38 @@ static void test_test_modes(void **state)
   assert_int_equal(meter_tackle_list_next(it, &x), METER_OK);
   assert_null(x); /* only test records exist */
   meter_tackle_list_free(it);
+  for (int i = 0; i < 3; i++)
+    meter_record_free(r[i]);
+  stop(f);
+}
+
+/* Records the sandbox settles at once: the answer carries the simulated
+ * status, and the outcome follows it. */
+static void test_test_modes_settled_at_once(void **state)
+{
+  (void)state;
+  const char *args[] = { "--tackle-send-delay", "0", NULL };
+  ifx *f = start(args);
+  if (!f)
+    skip();
+  static const char *modes[] = { "accepted", "rejected", "not-operable" };
+  static const meter_outcome want[] = { METER_OUTCOME_ACCEPTED, METER_OUTCOME_REJECTED,
+                                        METER_OUTCOME_REJECTED };
+  meter_record *r[3];
+  for (int i = 0; i < 3; i++) {
+    char cust[32];
+    snprintf(cust, sizeof cust, "cust-now-%d", i);
+    r[i] = rec(f, cust, "1", "post");
+    meter_record_set(r[i], METER_FIELD_TEST, modes[i]);
+  }
+  meter_results *res = send_ok(f, r, 3, METER_EREJECTED);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(meter_results_outcome(res, i), want[i]);
+    assert_string_equal(meter_results_status(res, i), modes[i]);
+    assert_non_null(meter_results_record_id(res, i));
+  }
+  assert_non_null(meter_results_error_code(res, 1)); /* Tackle's reason */
+  meter_results_free(res);
   for (int i = 0; i < 3; i++)
     meter_record_free(r[i]);
   stop(f);
@@ -430,6 +485,7 @@ int main(void)
     cmocka_unit_test_teardown(test_put_updates_then_conflicts_once_sent, teardown),
     cmocka_unit_test_teardown(test_post_creates_duplicates, teardown),
     cmocka_unit_test_teardown(test_test_modes, teardown),
+    cmocka_unit_test_teardown(test_test_modes_settled_at_once, teardown),
     cmocka_unit_test_teardown(test_pagination, teardown),
     cmocka_unit_test_teardown(test_token_expiry_and_refresh, teardown),
     cmocka_unit_test_teardown(test_unknown_customer, teardown),
