@@ -368,8 +368,8 @@ static int currency_ok(const char *c)
   for (int i = 0; i < 3; i++)
     if (c[i] < 'A' || c[i] > 'Z')
       return 0;
-  for (const char *p = iso4217; *p; p += 4)
-    if (strncmp(p, c, 3) == 0)
+  for (size_t i = 0; i + 3 < sizeof iso4217; i += 4) /* "AED AFN ... ZWL" */
+    if (strncmp(iso4217 + i, c, 3) == 0)
       return 1;
   return 0;
 }

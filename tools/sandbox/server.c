@@ -428,7 +428,11 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
   if (!srv->s->cfg.verbose)
     return;
   fputs("meter-sandbox: libmicrohttpd: ", stderr);
+  /* MHD's own format strings */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
   vfprintf(stderr, fmt, ap);
+#pragma GCC diagnostic pop
 }
 
 sbx_server *sbx_server_start(sbx *s, int *port)
