@@ -102,6 +102,11 @@ int mtr_aws_provider_web_identity(mtr_aws_chain *c, mtr_aws_credentials **out, m
 int mtr_aws_provider_container(mtr_aws_chain *c, mtr_aws_credentials **out, meter_error *err);
 int mtr_aws_provider_imds(mtr_aws_chain *c, mtr_aws_credentials **out, meter_error *err);
 
+/* The URL the container provider asks: http://169.254.170.2<RELATIVE_URI>,
+ * else FULL_URI if it passes the host rule (METER_ECONFIG otherwise).
+ * MTR_AWS_NOT_CONFIGURED when neither variable is set. */
+int mtr_aws_container_url(const mtr_aws_sysenv *sys, mtr_buf *url, meter_error *err);
+
 /* The FULL_URI rule: https, or a host that is (or resolves only to)
  * loopback, 169.254.170.2, 169.254.170.23 or fd00:ec2::23. 1 if allowed. */
 int mtr_aws_container_uri_allowed(const char *url, char *why, size_t why_size);

@@ -149,23 +149,34 @@ static int auth_token(mtr_aws_chain *c, char **out, meter_error *err)
   return METER_OK;
 }
 
-int mtr_aws_provider_container(mtr_aws_chain *c, mtr_aws_credentials **out, meter_error *err)
+int mtr_aws_container_url(const mtr_aws_sysenv *sys, mtr_buf *url, meter_error *err)
 {
-  const char *rel = mtr_aws_env(&c->sys, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-  const char *full = mtr_aws_env(&c->sys, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
+  const char *rel = mtr_aws_env(sys, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+  const char *full = mtr_aws_env(sys, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
   if (!rel && !full) {
     mtr_error_set(err, METER_OK, "AWS_CONTAINER_CREDENTIALS_* not set");
     return MTR_AWS_NOT_CONFIGURED;
   }
-  mtr_buf url = MTR_BUF_INIT;
   if (rel) {
-    mtr_buf_printf(&url, "%s%s%s", ECS_HOST, rel[0] == '/' ? "" : "/", rel);
+    /* The ECS agent; takes precedence over FULL_URI. */
+    mtr_buf_printf(url, "%s%s%s", ECS_HOST, rel[0] == '/' ? "" : "/", rel);
   } else {
     char why[200];
     if (!mtr_aws_container_uri_allowed(full, why, sizeof why))
       return mtr_error_set(err, METER_ECONFIG, "AWS_CONTAINER_CREDENTIALS_FULL_URI refused: %s",
                            why);
-    mtr_buf_puts(&url, full);
+    mtr_buf_puts(url, full);
+  }
+  return mtr_buf_status(url) ? mtr_error_set(err, METER_ENOMEM, "out of memory") : METER_OK;
+}
+
+int mtr_aws_provider_container(mtr_aws_chain *c, mtr_aws_credentials **out, meter_error *err)
+{
+  mtr_buf url = MTR_BUF_INIT;
+  int rc0 = mtr_aws_container_url(&c->sys, &url, err);
+  if (rc0 != METER_OK) {
+    mtr_buf_dispose(&url);
+    return rc0;
   }
   char *token = NULL;
   int rc = auth_token(c, &token, err);
@@ -175,12 +186,14 @@ int mtr_aws_provider_container(mtr_aws_chain *c, mtr_aws_credentials **out, mete
   }
   mtr_headers hs = { 0 };
   mtr_headers_add(&hs, "Accept", "application/json");
+  size_t want = 1;
   if (token) {
     mtr_logger_add_secret(c->log, token);
     mtr_headers_add(&hs, "Authorization", token);
     mtr_free_secret_str(token);
+    want = 2;
   }
-  if (mtr_buf_status(&url) || hs.count != (token ? 2u : 1u)) {
+  if (mtr_buf_status(&url) || hs.count != want) {
     mtr_buf_dispose(&url);
     mtr_headers_dispose(&hs);
     return mtr_error_set(err, METER_ENOMEM, "out of memory");

@@ -511,6 +511,26 @@ static void test_container(void **state)
 static void test_container_host_rule(void **state)
 {
   (void)state;
+  /* RELATIVE_URI goes to the ECS agent and wins over FULL_URI. */
+  env_table vars;
+  memset(&vars, 0, sizeof vars);
+  mtr_aws_sysenv sys = { table_getenv, &vars };
+  mtr_buf url = MTR_BUF_INIT;
+  meter_error err;
+  assert_int_equal(mtr_aws_container_url(&sys, &url, &err), MTR_AWS_NOT_CONFIGURED);
+  env_set(&vars, "AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9911/creds");
+  assert_int_equal(mtr_aws_container_url(&sys, &url, &err), METER_OK);
+  assert_string_equal(mtr_buf_cstr(&url), "http://127.0.0.1:9911/creds");
+  mtr_buf_clear(&url);
+  env_set(&vars, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/task-1");
+  assert_int_equal(mtr_aws_container_url(&sys, &url, &err), METER_OK);
+  assert_string_equal(mtr_buf_cstr(&url), "http://169.254.170.2/v2/credentials/task-1");
+  mtr_buf_clear(&url);
+  env_set(&vars, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", NULL);
+  env_set(&vars, "AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://203.0.113.9/creds");
+  assert_int_equal(mtr_aws_container_url(&sys, &url, &err), METER_ECONFIG);
+  mtr_buf_dispose(&url);
+
   char why[256];
   const char *allowed[] = {
     "https://example.com/creds", "http://127.0.0.1/x", "http://127.7.8.9:81/x",
