@@ -13,6 +13,7 @@
 #include "core/timefmt.h"
 #include "fake_clock.h"
 #include "fake_http_server.h"
+#include "fake_transport.h"
 
 #include <pthread.h>
 #include <sys/stat.h>
@@ -850,6 +851,46 @@ static void test_region_order(void **state)
   fx_free(&f);
 }
 
+/* The metadata calls use short timeouts (1 s) so a machine that is not on
+ * EC2 finds out fast; the token call is tried once. */
+static void test_imds_timeouts(void **state)
+{
+  (void)state;
+  fx f;
+  fx_init(&f);
+  fake_transport ft;
+  fake_transport_init(&ft);
+  f.env.transport = &ft.base;
+  env_set(&f.vars, "AWS_EC2_METADATA_DISABLED", NULL);
+  fake_push_net(&ft, MTR_NET_TIMEOUT, 0);
+  fx_chain(&f, NULL);
+  expect_error(&f, METER_ECONFIG, "imds: not reachable");
+  assert_int_equal(ft.nsent, 1);
+  assert_string_equal(ft.sent[0].method, "PUT");
+  assert_string_equal(ft.sent[0].url, "http://169.254.169.254/latest/api/token");
+  assert_int_equal(ft.sent[0].timeout_ms, 1000);
+  mtr_aws_chain_dispose(&f.chain);
+  fake_reset(&ft);
+  char expiration[32], body[512];
+  iso(T0 + HOUR, expiration);
+  fake_push(&ft, 200, NULL, "tok");
+  fake_push(&ft, 503, NULL, "");  /* data calls are retried once */
+  fake_push(&ft, 200, NULL, "role");
+  fake_push(&ft, 200, NULL, "tok");
+  snprintf(body, sizeof body, "{\"Code\":\"Success\",\"AccessKeyId\":\"ASIAX\",\"SecretAccessKey\":"
+           "\"s\",\"Token\":\"t\",\"Expiration\":\"%s\"}", expiration);
+  fake_push(&ft, 200, NULL, body);
+  fx_chain(&f, NULL);
+  expect(&f, "ASIAX", "imds");
+  assert_int_equal(ft.nsent, 5);
+  for (size_t i = 0; i < ft.nsent; i++)
+    assert_int_equal(ft.sent[i].timeout_ms, 1000);
+  assert_string_equal(fake_sent_header(&ft, 1, "X-aws-ec2-metadata-token"), "tok");
+  f.env.transport = f.tr;
+  fx_free(&f);
+  fake_transport_dispose(&ft);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -860,6 +901,7 @@ int main(void)
     cmocka_unit_test(test_container),
     cmocka_unit_test(test_container_host_rule),
     cmocka_unit_test(test_imds),
+    cmocka_unit_test(test_imds_timeouts),
     cmocka_unit_test(test_chain_order),
     cmocka_unit_test(test_single_flight),
     cmocka_unit_test(test_region_order),
