@@ -229,6 +229,30 @@ fail:
   return NULL;
 }
 
+/* A de-duplication key "tag\x1fa\x1fb\x1fc\x1f<hour>" into k (built by hand:
+ * this runs for every record). */
+static void dedup_key(mtr_buf *k, char tag, const char *a, const char *b, const char *c,
+                      int64_t hour)
+{
+  char num[24];
+  int n = 0;
+  uint64_t h = (uint64_t)(hour < 0 ? -hour : hour);
+  do
+    num[sizeof num - 1 - n++] = (char)('0' + h % 10);
+  while ((h /= 10) != 0);
+  if (hour < 0)
+    num[sizeof num - 1 - n++] = '-';
+  mtr_buf_reserve(k, strlen(a) + strlen(b) + strlen(c) + 32);
+  mtr_buf_putc(k, tag);
+  const char *parts[3] = { a, b, c };
+  for (int i = 0; i < 3; i++) {
+    mtr_buf_putc(k, '\x1f');
+    mtr_buf_puts(k, parts[i]);
+  }
+  mtr_buf_putc(k, '\x1f');
+  mtr_buf_put(k, num + sizeof num - n, (size_t)n);
+}
+
 /* ---- reading members (Coral's validation and serialization errors) ---------------- */
 
 static void camel(const char *name, char *out, size_t size)
@@ -255,43 +279,48 @@ static const char *json_kind(const cJSON *it)
 
 typedef int (*char_ok_fn)(char c);
 
+/* "path.memberName" for error messages: built only when an error is answered
+ * (this runs for every member of every record of every request). */
+static const char *field_path(char *buf, size_t size, const char *path, const char *name)
+{
+  char m[128];
+  camel(name, m, sizeof m);
+  mtr_fmt(buf, size, "%s%s%s", path ? path : "", path && *path ? "." : "", m);
+  return buf;
+}
+
 /* A string member: required or not, length bounds, allowed characters. */
 static int get_string(aws_err *e, const cJSON *obj, const char *name, const char *path,
                       int required, size_t min, size_t max, char_ok_fn ok, const char *pattern,
                       const char **out)
 {
-  char field[160];
-  camel(name, field, sizeof field);
-  if (path && *path) {
-    char tmp[200];
-    mtr_fmt(tmp, sizeof tmp, "%s.%s", path, field);
-    mtr_strlcpy(field, tmp, sizeof field);
-  }
+  char f[200];
   *out = NULL;
   const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
   if (!it || cJSON_IsNull(it)) {
     if (required)
       return VALIDATION(e, "1 validation error detected: Value null at '%s' failed to satisfy "
                            "constraint: Member must not be null",
-                        field);
+                        field_path(f, sizeof f, path, name));
     return 0;
   }
   const char *v = sbx_json_string(it);
   if (!v)
     return SERIALIZATION(e, "%s can not be converted to a String (at '%s')", json_kind(it),
-                         field);
+                         field_path(f, sizeof f, path, name));
   size_t n = strlen(v);
   if (n < min || n > max)
     return VALIDATION(e, "1 validation error detected: Value '%.100s' at '%s' failed to satisfy "
                          "constraint: Member must have length %s %zu",
-                      v, field, n < min ? "greater than or equal to" : "less than or equal to",
+                      v, field_path(f, sizeof f, path, name),
+                      n < min ? "greater than or equal to" : "less than or equal to",
                       n < min ? min : max);
   for (size_t i = 0; ok && i < n; i++)
     if (!ok(v[i]))
       return VALIDATION(e, "1 validation error detected: Value '%.100s' at '%s' failed to "
                            "satisfy constraint: Member must satisfy regular expression pattern: "
                            "%s",
-                        v, field, pattern);
+                        v, field_path(f, sizeof f, path, name), pattern);
   *out = v;
   return 0;
 }
@@ -300,33 +329,27 @@ static int get_string(aws_err *e, const cJSON *obj, const char *name, const char
 static int get_int(aws_err *e, const cJSON *obj, const char *name, const char *path, int required,
                    int64_t min, int64_t max, int64_t def, int64_t *out)
 {
-  char field[160];
-  camel(name, field, sizeof field);
-  if (path && *path) {
-    char tmp[200];
-    mtr_fmt(tmp, sizeof tmp, "%s.%s", path, field);
-    mtr_strlcpy(field, tmp, sizeof field);
-  }
+  char f[200];
   *out = def;
   const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, name);
   if (!it || cJSON_IsNull(it)) {
     if (required)
       return VALIDATION(e, "1 validation error detected: Value null at '%s' failed to satisfy "
                            "constraint: Member must not be null",
-                        field);
+                        field_path(f, sizeof f, path, name));
     return 0;
   }
   int64_t v;
   if (!sbx_json_is_number(it))
     return SERIALIZATION(e, "%s can not be converted to an Integer (at '%s')", json_kind(it),
-                         field);
+                         field_path(f, sizeof f, path, name));
   if (sbx_json_integer(it, &v) != 0)
     return SERIALIZATION(e, "NUMBER_VALUE '%.40s' can not be converted to an Integer (at '%s')",
-                         sbx_json_number_text(it), field);
+                         sbx_json_number_text(it), field_path(f, sizeof f, path, name));
   if (v < min || v > max)
     return VALIDATION(e, "1 validation error detected: Value '%lld' at '%s' failed to satisfy "
                          "constraint: Member must have value %s %lld",
-                      (long long)v, field,
+                      (long long)v, field_path(f, sizeof f, path, name),
                       v < min ? "greater than or equal to" : "less than or equal to",
                       (long long)(v < min ? min : max));
   *out = v;
@@ -335,20 +358,19 @@ static int get_int(aws_err *e, const cJSON *obj, const char *name, const char *p
 
 static int get_timestamp(aws_err *e, const cJSON *obj, const char *path, int64_t *out)
 {
-  char field[160];
-  mtr_fmt(field, sizeof field, "%s%stimestamp", path ? path : "", path && *path ? "." : "");
+  char f[200];
   const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, "Timestamp");
   if (!it || cJSON_IsNull(it))
     return VALIDATION(e, "1 validation error detected: Value null at '%s' failed to satisfy "
                          "constraint: Member must not be null",
-                      field);
+                      field_path(f, sizeof f, path, "Timestamp"));
   if (!sbx_json_is_number(it))
     return SERIALIZATION(e, "%s can not be converted to a Timestamp (at '%s'; awsJson sends "
                             "epoch seconds as a number)",
-                         json_kind(it), field);
+                         json_kind(it), field_path(f, sizeof f, path, "Timestamp"));
   if (sbx_json_epoch_us(it, out) != 0)
     return SERIALIZATION(e, "NUMBER_VALUE '%.40s' can not be converted to a Timestamp (at '%s')",
-                         sbx_json_number_text(it), field);
+                         sbx_json_number_text(it), field_path(f, sizeof f, path, "Timestamp"));
   return 0;
 }
 
@@ -553,22 +575,22 @@ static int check_allocations(aws_err *e, const cJSON *obj, const char *path, int
 
 /* ---- windows --------------------------------------------------------------------------- */
 
-static void fmt_time(int64_t t, char *out)
+static const char *fmt_time(int64_t t, char *out)
 {
-  mtr_time_format(t, MTR_TIME_RFC3339, out);
+  return mtr_time_format(t, MTR_TIME_RFC3339, out);
 }
 
 static int meter_window(const sbx *s, aws_err *e, int64_t ts, int64_t now)
 {
   char t[MTR_TIME_BUF];
-  fmt_time(ts, t);
   if (now - ts > s->cfg.aws_meter_window_h * MTR_US_PER_HOUR)
     return METERING(e, "TimestampOutOfBoundsException",
                     "Timestamp %s is more than %ld hours in the past; MeterUsage accepts usage "
                     "for up to %ld hours after the event",
-                    t, s->cfg.aws_meter_window_h, s->cfg.aws_meter_window_h);
+                    fmt_time(ts, t), s->cfg.aws_meter_window_h, s->cfg.aws_meter_window_h);
   if (ts > now + AWS_FUTURE_TOLERANCE_US)
-    return METERING(e, "TimestampOutOfBoundsException", "Timestamp %s is in the future", t);
+    return METERING(e, "TimestampOutOfBoundsException", "Timestamp %s is in the future",
+                    fmt_time(ts, t));
   return 0;
 }
 
@@ -577,15 +599,15 @@ static int meter_window(const sbx *s, aws_err *e, int64_t ts, int64_t now)
 static int batch_window(const sbx *s, aws_err *e, int64_t ts, int64_t now)
 {
   char t[MTR_TIME_BUF];
-  fmt_time(ts, t);
   if (now - ts >= s->cfg.aws_batch_window_h * MTR_US_PER_HOUR)
     return METERING(e, "TimestampOutOfBoundsException",
                     "Timestamp %s is %ld hours or more in the past; BatchMeterUsage does not "
                     "accept it (the whole batch is rejected)",
-                    t, s->cfg.aws_batch_window_h);
+                    fmt_time(ts, t), s->cfg.aws_batch_window_h);
   if (ts > now + AWS_FUTURE_TOLERANCE_US)
     return METERING(e, "TimestampOutOfBoundsException",
-                    "Timestamp %s is in the future (the whole batch is rejected)", t);
+                    "Timestamp %s is in the future (the whole batch is rejected)",
+                    fmt_time(ts, t));
   int64_t y;
   unsigned m, d;
   mtr_civil_from_days(now / MTR_US_PER_SEC / 86400, &y, &m, &d);
@@ -594,7 +616,7 @@ static int batch_window(const sbx *s, aws_err *e, int64_t ts, int64_t now)
     return METERING(e, "TimestampOutOfBoundsException",
                     "Timestamp %s belongs to the previous billing month, whose grace period "
                     "ended at 06:00 UTC on the 1st (the whole batch is rejected)",
-                    t);
+                    fmt_time(ts, t));
   return 0;
 }
 
@@ -670,7 +692,7 @@ static void meter_usage(sbx *s, const sbx_request *req, const cJSON *body, const
   mtr_fmt(fingerprint, sizeof fingerprint, "%s\x1f%lld\x1f%s\x1f%lld\x1f%s", product,
           (long long)ts, dimension, (long long)quantity, mtr_buf_cstr(&allocs));
   mtr_buf key = MTR_BUF_INIT, tkey = MTR_BUF_INIT;
-  mtr_buf_printf(&key, "M\x1f%s\x1f%s\x1f%s\x1f%lld", akid, product, dimension, (long long)hour);
+  dedup_key(&key, 'M', akid, product, dimension, hour);
   if (token)
     mtr_buf_printf(&tkey, "%s\x1f%s", akid, token);
   char record_id[37] = "";
@@ -784,7 +806,7 @@ static int check_batch_record(const sbx *s, aws_err *e, const cJSON *rec, int in
   return batch_window(s, e, out->ts, now);
 }
 
-static void batch_meter_usage(sbx *s, const sbx_request *req, const cJSON *body,
+static void batch_meter_usage(sbx *s, const sbx_request *req, cJSON *body,
                               const sbx_fault_hit *fault, sbx_response *resp)
 {
   aws_err e;
@@ -793,7 +815,7 @@ static void batch_meter_usage(sbx *s, const sbx_request *req, const cJSON *body,
   if (get_string(&e, body, "ProductCode", "", 0, 1, 255, product_char, PRODUCT_PATTERN,
                  &product_code) != 0)
     goto error;
-  const cJSON *list = cJSON_GetObjectItemCaseSensitive(body, "UsageRecords");
+  cJSON *list = cJSON_GetObjectItemCaseSensitive(body, "UsageRecords");
   if (!list || cJSON_IsNull(list)) {
     VALIDATION(&e, "1 validation error detected: Value null at 'usageRecords' failed to satisfy "
                    "constraint: Member must not be null");
@@ -834,7 +856,9 @@ static void batch_meter_usage(sbx *s, const sbx_request *req, const cJSON *body,
   mtr_mutex_lock(&a->lock);
   for (int j = 0; j < n; j++) {
     batch_rec *b = &recs[j];
-    cJSON *echo = sbx_json_unmark(b->item);
+    /* echo the record as sent: move it out of the request, numbers restored */
+    cJSON *echo = cJSON_DetachItemViaPointer(list, (cJSON *)b->item);
+    sbx_json_unmark_inplace(echo);
     if (b->unprocessed) {
       cJSON_AddItemToArray(unprocessed, echo);
       continue;
@@ -847,8 +871,7 @@ static void batch_meter_usage(sbx *s, const sbx_request *req, const cJSON *body,
     } else {
       int64_t hour = mtr_time_hour_floor(b->ts);
       mtr_buf key = MTR_BUF_INIT;
-      mtr_buf_printf(&key, "B\x1f%s\x1f%s\x1f%s\x1f%lld", product, b->customer, b->dimension,
-                     (long long)hour);
+      dedup_key(&key, 'B', product, b->customer, b->dimension, hour);
       aws_record *held = sbx_map_get(&a->records, key.ptr, key.len);
       if (held && held->quantity != b->quantity) {
         cJSON_AddStringToObject(r, "Status", "DuplicateRecord");

@@ -75,9 +75,12 @@ cJSON *sbx_json_parse(const char *data, size_t len, size_t *err_at)
       mtr_buf_put(&out, p, n);
       mtr_buf_putc(&out, '"');
       p += n;
-    } else {
-      mtr_buf_putc(&out, c);
-      p++;
+    } else { /* structure, whitespace, literals: copy the run in one go */
+      const char *r = p + 1;
+      while (r < end && *r != '"' && *r != '-' && (*r < '0' || *r > '9'))
+        r++;
+      mtr_buf_put(&out, p, (size_t)(r - p));
+      p = r;
     }
   }
   if (mtr_buf_status(&out) != 0) {
@@ -211,6 +214,20 @@ static cJSON *unmark(const cJSON *it)
 cJSON *sbx_json_unmark(const cJSON *item)
 {
   return item ? unmark(item) : NULL;
+}
+
+void sbx_json_unmark_inplace(cJSON *item)
+{
+  if (!item)
+    return;
+  if (sbx_json_is_number(item)) {
+    char *v = item->valuestring;
+    memmove(v, v + 1, strlen(v)); /* drop the mark, keep the NUL */
+    item->type = cJSON_Raw;
+    return;
+  }
+  for (cJSON *c = item->child; c; c = c->next)
+    sbx_json_unmark_inplace(c);
 }
 
 char *sbx_json_print(const cJSON *item)

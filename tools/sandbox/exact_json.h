@@ -46,6 +46,10 @@ int sbx_json_epoch_us(const cJSON *it, int64_t *out);
  * numbers, ready to print. NULL when out of memory. */
 cJSON *sbx_json_unmark(const cJSON *item);
 
+/* The same in place: marked numbers become raw JSON numbers (cJSON_Raw).
+ * The sbx_json_* readers no longer see them as numbers afterwards. */
+void sbx_json_unmark_inplace(cJSON *item);
+
 /* Prints item (marked numbers printed as the original digits). The
  * returned text is malloc'ed by cJSON: release it with cJSON_free. */
 char *sbx_json_print(const cJSON *item);
