@@ -481,7 +481,7 @@ sbx_server *sbx_server_start(sbx *s, int *port)
     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)20000,
     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
     MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
-    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024), /* malloc, not mmap, per connection */
     MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
     MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
     MHD_OPTION_END);
