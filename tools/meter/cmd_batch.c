@@ -31,7 +31,6 @@ typedef struct batch_run {
   entry *entries;
   size_t n, cap;
   meter_record **recs;
-  long *index;
   spool_outcome *spooled;
   out_tally tally;
   long lines;
@@ -76,88 +75,91 @@ static void note_bad(batch_run *b, long line, const rec_error *e)
     cli_msg("line %ld: %s", line, e->message);
 }
 
+/* Spools the chunk's m records; prints every entry in line order. */
+static void spool_chunk(batch_run *b, size_t m)
+{
+  if (m) {
+    int code = cli_spooler_submit(b->spooler, b->recs, m, b->spooled);
+    b->exit_code = cli_exit_worst(b->exit_code, code);
+    if (code == CLI_EXIT_INTERNAL)
+      b->stop = 1;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    entry *e = &b->entries[i];
+    if (!e->rec) {
+      out_bad_line(&b->out, e->line, &e->err);
+      continue;
+    }
+    const spool_outcome *so = &b->spooled[k++];
+    cli_spool_print(&b->out, e->line, e->rec, so);
+    if (so->status == METER_OK)
+      b->tally.spooled++;
+    else if (so->status == METER_EINVAL)
+      b->tally.invalid++;
+    else if (so->status == METER_ECONFLICT)
+      b->tally.dead++;
+    else
+      b->tally.failed++;
+  }
+}
+
+/* Sends (or validates) the chunk's m records; prints every entry in line
+ * order; stops the batch when the credentials failed. */
+static void send_chunk(batch_run *b, size_t m)
+{
+  meter_results *res = NULL;
+  int rc = METER_OK;
+  if (m) {
+    rc = b->o->validate_only ? meter_validate(b->client, b->recs, m, &res)
+                             : meter_send(b->client, b->recs, m, &res);
+    b->exit_code = cli_exit_worst(b->exit_code, cli_exit_for_status(rc));
+  }
+  char detail[METER_ERROR_MESSAGE_SIZE] = "";
+  if (rc != METER_OK)
+    meter_client_last_error(b->client, detail, sizeof detail);
+  if (m && !res) {
+    cli_msg("lines %ld-%ld: %s: %s", b->entries[0].line, b->entries[b->n - 1].line,
+            meter_strerror(rc), detail);
+    b->stop = 1;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    entry *e = &b->entries[i];
+    if (!e->rec) {
+      out_bad_line(&b->out, e->line, &e->err);
+      continue;
+    }
+    if (res) {
+      meter_outcome oc = meter_results_outcome(res, k);
+      if (b->o->validate_only && oc == METER_OUTCOME_PENDING)
+        b->tally.valid++;
+      else
+        out_tally_add(&b->tally, oc);
+      out_result(&b->out, e->line, res, k);
+    }
+    k++;
+  }
+  if (res && (rc == METER_ECONFIG || rc == METER_EAUTH)) {
+    cli_msg("stopping after line %ld: %s; the lines after it were not read", b->lines,
+            detail[0] ? detail : meter_strerror(rc));
+    b->stop = 1;
+  }
+  meter_results_free(res);
+}
+
 /* Sends (or spools) the records of the chunk and prints every entry. */
 static void flush_chunk(batch_run *b)
 {
   size_t m = 0;
   for (size_t i = 0; i < b->n; i++)
     if (b->entries[i].rec) {
-      b->recs[m] = b->entries[i].rec;
-      b->index[m] = b->entries[i].line;
-      m++;
+      b->recs[m++] = b->entries[i].rec;
     }
-
-  if (b->spooler) {
-    if (m) {
-      int code = cli_spooler_submit(b->spooler, b->recs, m, b->spooled);
-      b->exit_code = cli_exit_worst(b->exit_code, code);
-      if (code == CLI_EXIT_INTERNAL)
-        b->stop = 1;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < b->n; i++) {
-      entry *e = &b->entries[i];
-      if (!e->rec) {
-        out_bad_line(&b->out, e->line, &e->err);
-        continue;
-      }
-      if (m) {
-        cli_spool_print(&b->out, e->line, e->rec, &b->spooled[k]);
-        if (b->spooled[k].status == METER_OK)
-          b->tally.spooled++;
-        else if (b->spooled[k].status == METER_EINVAL)
-          b->tally.invalid++;
-        else if (b->spooled[k].status == METER_ECONFLICT)
-          b->tally.dead++;
-        else
-          b->tally.failed++;
-      }
-      k++;
-    }
-  } else {
-    meter_results *res = NULL;
-    int rc = METER_OK;
-    if (m) {
-      rc = b->o->validate_only ? meter_validate(b->client, b->recs, m, &res)
-                               : meter_send(b->client, b->recs, m, &res);
-      if (!res) {
-        char detail[METER_ERROR_MESSAGE_SIZE] = "";
-        meter_client_last_error(b->client, detail, sizeof detail);
-        cli_msg("lines %ld-%ld: %s: %s", b->entries[0].line, b->entries[b->n - 1].line,
-                meter_strerror(rc), detail);
-        b->exit_code = cli_exit_worst(b->exit_code, cli_exit_for_status(rc));
-        b->stop = 1;
-      }
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < b->n; i++) {
-      entry *e = &b->entries[i];
-      if (!e->rec) {
-        out_bad_line(&b->out, e->line, &e->err);
-        continue;
-      }
-      if (res) {
-        meter_outcome oc = meter_results_outcome(res, k);
-        if (!b->o->validate_only || oc != METER_OUTCOME_PENDING)
-          out_tally_add(&b->tally, oc);
-        else
-          b->tally.accepted++; /* valid */
-        out_result(&b->out, e->line, res, k);
-      }
-      k++;
-    }
-    if (res) {
-      b->exit_code = cli_exit_worst(b->exit_code, cli_exit_for_status(rc));
-      if (rc == METER_ECONFIG || rc == METER_EAUTH) {
-        char detail[METER_ERROR_MESSAGE_SIZE] = "";
-        meter_client_last_error(b->client, detail, sizeof detail);
-        cli_msg("stopping after line %ld: %s; the lines after it were not read", b->lines,
-                detail[0] ? detail : meter_strerror(rc));
-        b->stop = 1;
-      }
-    }
-    meter_results_free(res);
-  }
+  if (b->spooler)
+    spool_chunk(b, m);
+  else
+    send_chunk(b, m);
   for (size_t i = 0; i < b->n; i++)
     meter_record_free(b->entries[i].rec);
   b->n = 0;
@@ -200,7 +202,7 @@ static void summary(batch_run *b)
             "%ld not stored, %ld bad lines%s", b->lines, t->spooled, t->dead, t->invalid,
             t->failed, t->bad_lines, b->stop ? " (stopped early)" : "");
   } else if (b->o->validate_only) {
-    cli_msg("batch: %ld lines: %ld valid, %ld invalid", b->lines, t->accepted,
+    cli_msg("batch: %ld lines: %ld valid, %ld invalid", b->lines, t->valid,
             t->invalid + t->bad_lines);
   } else {
     cli_msg("batch: %ld lines: %ld delivered (%ld accepted, %ld duplicate), %ld rejected, "
@@ -251,9 +253,8 @@ int cmd_batch(cli_opts *o)
   }
   b.entries = calloc(b.cap, sizeof *b.entries);
   b.recs = calloc(b.cap, sizeof *b.recs);
-  b.index = calloc(b.cap, sizeof *b.index);
   b.spooled = calloc(b.cap, sizeof *b.spooled);
-  if (!b.entries || !b.recs || !b.index || !b.spooled) {
+  if (!b.entries || !b.recs || !b.spooled) {
     code = cli_fail(CLI_EXIT_INTERNAL, "out of memory");
     goto done;
   }
@@ -297,7 +298,6 @@ done:
   cli_spooler_finish(b.spooler);
   free(b.entries);
   free(b.recs);
-  free(b.index);
   free(b.spooled);
   cli_client_free(b.client);
   if (in != stdin)

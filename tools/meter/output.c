@@ -211,5 +211,5 @@ void out_tally_add(out_tally *t, meter_outcome oc)
 long out_tally_total(const out_tally *t)
 {
   return t->accepted + t->duplicate + t->rejected + t->conflict + t->failed + t->invalid +
-         t->pending + t->bad_lines + t->spooled + t->dead;
+         t->pending + t->bad_lines + t->spooled + t->dead + t->valid;
 }

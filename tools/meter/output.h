@@ -31,6 +31,7 @@ void out_bad_line(out_ctx *o, long index, const rec_error *e);
 typedef struct out_tally {
   long accepted, duplicate, rejected, conflict, failed, invalid, pending, bad_lines;
   long spooled, dead;    /* --spool: stored; stored as a dead letter (late) */
+  long valid;            /* --validate-only: passed the back end's rules */
 } out_tally;
 
 void out_tally_add(out_tally *t, meter_outcome outcome);

@@ -125,3 +125,10 @@ cJSON *ledger_of(cfx *f, const char *which, cJSON **root)
   assert_true(cJSON_IsArray(arr));
   return arr;
 }
+
+void clear_faults(cfx *f)
+{
+  long st = 0;
+  free(sandbox_request(&f->sp, "DELETE", "/_sandbox/faults", NULL, &st));
+  assert_int_equal(st, 200);
+}

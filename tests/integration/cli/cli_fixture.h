@@ -42,6 +42,8 @@ void cli_dump(const cli_result *r);
 cJSON *json_lines(const char *text);
 /* Number of '\n'-terminated lines. */
 size_t count_lines(const char *text);
+/* DELETE /_sandbox/faults. */
+void clear_faults(cfx *f);
 /* The ledger array of one marketplace ("tackle", "appdirect", "aws"). */
 cJSON *ledger_of(cfx *f, const char *which, cJSON **root);
 

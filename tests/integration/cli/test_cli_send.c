@@ -179,7 +179,7 @@ static void test_retries_exhausted_exit_3_then_resend(void **state)
   cli_result_free(&r);
 
   /* The marketplace recovers; the resend with that key is delivered once. */
-  sandbox_request(&f->sp, "DELETE", "/_sandbox/faults", NULL, NULL);
+  clear_faults(f);
   a.n = 0;
   ab_add(&a, "send", "--json", NULL);
   ab_aws(&a, f);

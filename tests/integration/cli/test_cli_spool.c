@@ -221,7 +221,7 @@ static void test_marketplace_down_then_back(void **state)
   assert_int_equal(status_count(spool, "records_waiting"), 1);
 
   /* Back up: the sender run as a service delivers it; SIGTERM stops it. */
-  sandbox_request(&f->sp, "DELETE", "/_sandbox/faults", NULL, NULL);
+  clear_faults(f);
   a.n = 0;
   ab_add(&a, "spool", "deliver", "--spool", spool, NULL);
   ab_appdirect(&a, f);
