@@ -17,7 +17,8 @@
  *
  * meter_submit() returns once the record is durably stored (a SQLite file in
  * WAL mode, see docs/reliable-delivery.md for what "durable" means) and never
- * waits for the network. A background thread batches records to the
+ * waits for the network. A background thread sorts stored records (a record
+ * whose idempotency key the spool already holds is dropped), batches them to the
  * marketplace's limits, sums them per customer, dimension and hour where the
  * marketplace takes one report per hour (AWS, Tackle PUT), sends hours once
  * they have closed, retries with backoff, and records each outcome. After a
@@ -57,6 +58,9 @@ typedef struct meter_spool_item meter_spool_item;
 
 /* Where an entry is in its life. Values are part of the ABI. */
 typedef enum meter_spool_state {
+  METER_SPOOL_RECEIVED = 6,   /* stored by meter_submit, not yet sorted into a
+                                 request or an hour by the sender (duplicates
+                                 and late records are found then) */
   METER_SPOOL_OPEN = 1,       /* an aggregate still collecting: its hour (plus
                                  the grace) has not closed yet */
   METER_SPOOL_PENDING = 2,    /* waiting to be sent, possibly after a backoff */
@@ -207,12 +211,14 @@ METER_EXTERN(int) meter_spool_open(meter_spool **out, meter_client *client,
  * Returns once it is stored; never waits for the network. Concurrent callers
  * share one transaction and one fsync (group commit).
  *
- * METER_OK         stored (or already in the spool: a record whose idempotency
- *                  key the spool holds is not stored twice)
+ * Submitting a record again with the same idempotency key (say, after a
+ * crash, when you cannot tell whether the first call returned) is safe: the
+ * sender keeps one. Records that cannot join their hour (late for an hour
+ * already reported, see late_policy) become dead letters when the sender
+ * sorts them: on_outcome and meter_spool_list report them, with the reason.
+ *
+ * METER_OK         stored
  * METER_EINVAL     the record is invalid; `err` names the field and the rule
- * METER_ECONFLICT  the record is late for an hour already reported and the
- *                  late policy made it a dead letter (it is stored, with the
- *                  reason; meter_spool_retry_dead requeues it)
  * METER_EFULL      the spool is full (after full_wait_ms with FULL_WAIT)
  * METER_ESTORE     the spool file could not be written (disk full, I/O error)
  * METER_ECLOSED    the spool is closing, or was opened by a parent process
@@ -225,8 +231,7 @@ METER_EXTERN(int) meter_submit(meter_spool *spool, const meter_record *record, m
  * As meter_submit for `count` records, all or nothing: if one is invalid (or
  * the batch does not fit) none is stored and `err` names the record by index
  * ("record 3: customer: required"). One transaction, one fsync: the fastest
- * way to spool many records from one thread. Late records are stored as dead
- * letters and reported with METER_ECONFLICT after the others are stored.
+ * way to spool many records from one thread.
  */
 METER_EXTERN(int) meter_submit_batch(meter_spool *spool, meter_record *const *records,
                                      size_t count, meter_error *err);
@@ -276,6 +281,7 @@ typedef struct meter_spool_stats {
   uint64_t records_waiting;          /* submitted records not yet delivered
                                         (dead letters included) */
   uint64_t bytes_waiting;            /* their approximate stored size */
+  uint64_t received;                 /* records stored, not yet sorted */
   uint64_t open;                     /* aggregates whose hour is still open */
   uint64_t pending;                  /* entries waiting to be sent */
   uint64_t sending;                  /* entries in flight */
@@ -294,7 +300,7 @@ typedef struct meter_spool_stats {
   char last_message[METER_ERROR_MESSAGE_SIZE]; /* its reason (never a secret) */
 } meter_spool_stats;
 
-#define METER_SPOOL_STATS_INIT { METER_SPOOL_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, \
+#define METER_SPOOL_STATS_INIT { METER_SPOOL_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, \
                                  0, 0, 0, 0, 0, { 0 } }
 
 /* Fills `stats` (whose version the caller set). */
@@ -307,7 +313,8 @@ METER_EXTERN(int) meter_spool_last_error(meter_spool *spool, char *buf, size_t s
 /* ---- inspection ---------------------------------------------------------- */
 
 /*
- * Calls `fn` for each entry whose state is in `state_mask` (0: all), oldest
+ * Calls `fn` for each entry whose state is in `state_mask` (0: all): records
+ * still RECEIVED first (their ids are negative), then the others, oldest
  * first. Reads a snapshot: submits and sends continue meanwhile.
  */
 METER_EXTERN(int) meter_spool_list(meter_spool *spool, unsigned int state_mask,

@@ -7,12 +7,14 @@
 #include "core/alloc.h"
 #include "core/error.h"
 
+#include <sched.h>
+
 void mtr_group_commit_init(mtr_group_commit *gc)
 {
   mtr_mutex_init(&gc->lock);
-  mtr_cond_init(&gc->cond);
   gc->head = gc->tail = NULL;
   gc->leader = 0;
+  gc->arriving = 0;
   gc->batch = NULL;
   gc->cap = 0;
 }
@@ -20,7 +22,6 @@ void mtr_group_commit_init(mtr_group_commit *gc)
 void mtr_group_commit_dispose(mtr_group_commit *gc)
 {
   mtr_free(gc->batch);
-  mtr_cond_destroy(&gc->cond);
   mtr_mutex_destroy(&gc->lock);
 }
 
@@ -53,10 +54,8 @@ static void commit_group(meter_spool *s, mtr_commit_ticket *list)
   /* Account for what was stored, then wake the sender. */
   uint64_t recs = 0, bytes = 0;
   for (size_t i = 0; rc == METER_OK && i < total; i++) {
-    if (!gc->batch[i]->duplicate) {
-      recs++;
-      bytes += gc->batch[i]->bytes;
-    }
+    recs++;
+    bytes += gc->batch[i]->bytes;
   }
   mtr_mutex_lock(&s->lock);
   if (rc == METER_OK) {
@@ -74,12 +73,35 @@ static void commit_group(meter_spool *s, mtr_commit_ticket *list)
   }
 }
 
+/* The leader keeps committing what arrives while it works (a few rounds at
+ * most, so one caller is not held for long), then hands over to the oldest
+ * waiter. Each submitter sleeps on its own condition: a commit wakes only
+ * the submitters it served. */
+#define MAX_ROUNDS 8
+#define MAX_WAIT_SPINS 64
+
+void mtr_group_commit_arrive(mtr_group_commit *gc)
+{
+  mtr_mutex_lock(&gc->lock);
+  gc->arriving++;
+  mtr_mutex_unlock(&gc->lock);
+}
+
+void mtr_group_commit_leave(mtr_group_commit *gc)
+{
+  mtr_mutex_lock(&gc->lock);
+  gc->arriving--;
+  mtr_mutex_unlock(&gc->lock);
+}
+
 int mtr_group_commit_run(meter_spool *s, mtr_commit_ticket *t)
 {
   mtr_group_commit *gc = &s->gc;
   t->done = 0;
   t->next = NULL;
+  mtr_cond_init(&t->cond);
   mtr_mutex_lock(&gc->lock);
+  gc->arriving--;
   if (gc->tail)
     gc->tail->next = t;
   else
@@ -87,24 +109,38 @@ int mtr_group_commit_run(meter_spool *s, mtr_commit_ticket *t)
   gc->tail = t;
   while (!t->done) {
     if (gc->leader) {
-      mtr_cond_wait(&gc->cond, &gc->lock);
+      mtr_cond_wait(&t->cond, &gc->lock);
       continue;
     }
     gc->leader = 1;
-    mtr_commit_ticket *list = gc->head;
-    gc->head = gc->tail = NULL;
-    mtr_mutex_unlock(&gc->lock);
-    commit_group(s, list);
-    mtr_mutex_lock(&gc->lock);
-    /* `next` links are read before `done` lets an owner return and reuse
-     * its ticket. */
-    for (mtr_commit_ticket *x = list, *next; x; x = next) {
-      next = x->next;
-      x->done = 1;
+    for (int round = 0; gc->head && round < MAX_ROUNDS; round++) {
+      /* Submitters still encoding their records join this commit if the
+       * leader lets them: a short wait buys a whole transaction (an fsync)
+       * per submitter. Bounded, and only while someone is on the way. */
+      for (int spin = 0; gc->arriving > 0 && spin < MAX_WAIT_SPINS; spin++) {
+        mtr_mutex_unlock(&gc->lock);
+        sched_yield();
+        mtr_mutex_lock(&gc->lock);
+      }
+      mtr_commit_ticket *list = gc->head;
+      gc->head = gc->tail = NULL;
+      mtr_mutex_unlock(&gc->lock);
+      commit_group(s, list);
+      mtr_mutex_lock(&gc->lock);
+      /* `next` is read before `done` lets an owner return and reuse its
+       * ticket (owners only look at `done` under the lock, anyway). */
+      for (mtr_commit_ticket *x = list, *next; x; x = next) {
+        next = x->next;
+        x->done = 1;
+        if (x != t)
+          mtr_cond_signal(&x->cond);
+      }
     }
     gc->leader = 0;
-    mtr_cond_broadcast(&gc->cond);
+    if (gc->head)
+      mtr_cond_signal(&gc->head->cond); /* the oldest waiter leads next */
   }
   mtr_mutex_unlock(&gc->lock);
+  mtr_cond_destroy(&t->cond);
   return t->status;
 }

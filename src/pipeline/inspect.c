@@ -100,6 +100,7 @@ static const char *kind_name(int kind)
 static const char *state_name(int state)
 {
   switch (state) {
+  case METER_SPOOL_RECEIVED: return "received";
   case METER_SPOOL_OPEN: return "open";
   case METER_SPOOL_PENDING: return "pending";
   case METER_SPOOL_SENDING: return "sending";
@@ -228,7 +229,9 @@ static int list(meter_spool *s, unsigned mask, meter_spool_item_fn fn, meter_spo
     return METER_EINVAL;
   }
   list_ctx lc = { s, fn, write, payload, 0 };
-  rc = s->sops->list(s->store, mask, list_one, &lc, &err);
+  rc = mtr_spool_sort(s, &err);
+  if (rc == METER_OK)
+    rc = s->sops->list(s->store, mask, list_one, &lc, &err);
   if (rc == METER_OK && lc.failed)
     rc = mtr_error_set(&err, lc.failed, "out of memory");
   mtr_spool_leave(s);
@@ -285,11 +288,14 @@ int meter_spool_stats_get(meter_spool *s, meter_spool_stats *st)
   if (rc != METER_OK)
     return s ? mtr_spool_fail(s, &err) : rc;
   mtr_store_counts c;
-  rc = s->sops->counts(s->store, &c, &err);
+  rc = mtr_spool_sort(s, &err);
+  if (rc == METER_OK)
+    rc = s->sops->counts(s->store, &c, &err);
   if (rc == METER_OK) {
     meter_spool_stats out = METER_SPOOL_STATS_INIT;
     out.records_waiting = c.records_waiting;
     out.bytes_waiting = c.bytes_waiting;
+    out.received = c.received;
     out.open = c.open;
     out.pending = c.pending;
     out.sending = c.sending;

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #define MAX_BATCH 1000             /* no back end takes more per request */
+#define INGEST_CHUNK 5000          /* inbox records sorted per transaction */
 #define PURGE_EVERY_US (INT64_C(60) * 1000000)
 #define FLUSH_POLL_US (100 * 1000) /* flush re-checks progress at least this often */
 
@@ -284,6 +285,45 @@ static int send_claim(meter_spool *s, mtr_claim *c, int64_t now, int64_t *wait_u
   return METER_OK;
 }
 
+/* Sorts what was submitted up to `before` (several transactions if needed)
+ * and reports the records that became dead letters on the way. */
+static int ingest(meter_spool *s, int64_t before, meter_error *err);
+
+int mtr_spool_sort(meter_spool *s, meter_error *err)
+{
+  return ingest(s, mtr_now_us(s->inner), err);
+}
+
+static int ingest(meter_spool *s, int64_t before, meter_error *err)
+{
+  for (;;) {
+    mtr_ingest_result res;
+    int rc = s->sops->ingest(s->store, INGEST_CHUNK, before, mtr_now_us(s->inner), &res, err);
+    if (rc != METER_OK)
+      return rc;
+    uint64_t dropped = res.duplicates;
+    mtr_mutex_lock(&s->lock);
+    s->waiting_records = s->waiting_records > dropped ? s->waiting_records - dropped : 0;
+    s->waiting_bytes = s->waiting_bytes > res.freed_bytes ? s->waiting_bytes - res.freed_bytes : 0;
+    if (dropped || res.freed_bytes)
+      pthread_cond_broadcast(&s->cond); /* room for FULL_WAIT submitters */
+    mtr_mutex_unlock(&s->lock);
+    for (size_t i = 0; i < res.ndead; i++) {
+      const mtr_unit *u = &res.dead[i];
+      MTR_WARN(s->log, "spool: %s is a dead letter: %s", u->ikey, u->message ? u->message : "");
+      mtr_spool_notify(s, u, METER_SPOOL_DEAD, u->outcome, u->error_code, u->message, NULL);
+    }
+    mtr_units_free(res.dead, res.ndead);
+    if (res.moved < INGEST_CHUNK)
+      return METER_OK;
+    mtr_mutex_lock(&s->lock);
+    int stop = s->stopping;
+    mtr_mutex_unlock(&s->lock);
+    if (stop)
+      return METER_OK;
+  }
+}
+
 int mtr_sender_cycle(meter_spool *s, int include_started, int64_t *wait_us)
 {
   meter_error err;
@@ -304,8 +344,15 @@ int mtr_sender_cycle(meter_spool *s, int include_started, int64_t *wait_us)
     MTR_DEBUG(s->log, "spool %s: this process is now its sender", s->o.path);
   }
 
+  mtr_mutex_lock(&s->lock);
+  include_started |= s->seal_started > 0;
+  mtr_mutex_unlock(&s->lock);
+  /* Everything submitted before now is sorted before any hour is sealed:
+   * a record submitted in time is never taken for late. */
   int64_t now = mtr_now_us(s->inner);
-  int rc = s->sops->seal(s->store, now, include_started, &err);
+  int rc = ingest(s, now, &err);
+  if (rc == METER_OK)
+    rc = s->sops->seal(s->store, now, include_started, &err);
   if (rc == METER_OK && now - s->last_purge_us >= PURGE_EVERY_US) {
     rc = s->sops->purge(s->store, now - s->keep_us, now, &err);
     s->last_purge_us = now;
@@ -327,8 +374,9 @@ int mtr_sender_cycle(meter_spool *s, int include_started, int64_t *wait_us)
     if (s->sops->next_due(s->store, &due, &err) == METER_OK && due != INT64_MAX) {
       int64_t w = due - now;
       *wait_us = w < 0 ? 0 : w < s->poll_us ? w : s->poll_us;
-      /* Something is due now but was not claimable (a race with another
-       * process): do not spin on it. */
+      /* Something is due now but was not claimable (submitted after this
+       * round began, or a race with another process): look again soon,
+       * without spinning. */
       if (*wait_us == 0)
         *wait_us = 1000;
     }
@@ -434,15 +482,15 @@ int mtr_spool_flush(meter_spool *s, long deadline_ms, unsigned flags)
   int64_t start = mtr_mono_us(s->inner);
   int64_t deadline = deadline_ms < 0 ? INT64_MAX : start + (int64_t)deadline_ms * 1000;
   int64_t now = mtr_now_us(s->inner);
-  /* Hours that closed are due now (the sender would seal them at its next
-   * round); with OPEN_HOURS, so are the hours that have begun. */
+  /* Backoffs end now. Hours are sealed by the sender after it has sorted
+   * what was submitted (with OPEN_HOURS, the hours that have begun too). */
+  int open_hours = (flags & METER_FLUSH_OPEN_HOURS) != 0;
   int rc = s->sops->make_due(s->store, now, &err);
-  if (rc == METER_OK)
-    rc = s->sops->seal(s->store, now, (flags & METER_FLUSH_OPEN_HOURS) != 0, &err);
   if (rc != METER_OK)
     return mtr_spool_fail(s, &err);
 
   mtr_mutex_lock(&s->lock);
+  s->seal_started += open_hours;
   int64_t saved_deadline = s->send_deadline_mono;
   if (deadline != INT64_MAX && (!saved_deadline || deadline < saved_deadline))
     s->send_deadline_mono = deadline;
@@ -454,7 +502,8 @@ int mtr_spool_flush(meter_spool *s, long deadline_ms, unsigned flags)
 
   for (;;) {
     int any = 0;
-    if ((rc = s->sops->sendable(s->store, &any, &err)) != METER_OK)
+    if ((rc = s->sops->sendable(s->store, mtr_now_us(s->inner), open_hours, &any, &err)) !=
+        METER_OK)
       break;
     if (!any)
       break;
@@ -474,7 +523,7 @@ int mtr_spool_flush(meter_spool *s, long deadline_ms, unsigned flags)
       s->sending = 1;
       mtr_mutex_unlock(&s->lock);
       int64_t wait_us = 0;
-      int r = mtr_sender_cycle(s, (flags & METER_FLUSH_OPEN_HOURS) != 0, &wait_us);
+      int r = mtr_sender_cycle(s, open_hours, &wait_us);
       mtr_mutex_lock(&s->lock);
       s->sending = 0;
       s->cycles++;
@@ -495,6 +544,7 @@ int mtr_spool_flush(meter_spool *s, long deadline_ms, unsigned flags)
 
   mtr_mutex_lock(&s->lock);
   s->send_deadline_mono = saved_deadline;
+  s->seal_started -= open_hours;
   mtr_mutex_unlock(&s->lock);
   /* An inline sender gives the role back, so a submit-only process does
    * not keep other processes from delivering. */

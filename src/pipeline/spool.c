@@ -24,7 +24,7 @@
 #define DEFAULT_BACKOFF_MAX_MS 300000L
 #define DEFAULT_POLL_MS 1000L
 #define DEFAULT_KEEP_MS 86400000L
-#define CONTRIBUTION_BYTES 64   /* stored size of one aggregated record, roughly */
+#define INBOX_ROW_BYTES 64      /* a received record's row, beyond its strings */
 #define RECOUNT_EVERY_US (1000 * 1000)
 #define ABORT_JUMP_US (INT64_C(1) << 50) /* "the deadline has long passed" */
 
@@ -315,7 +315,8 @@ static void result_dispose(mtr_result *r)
   mtr_free(r->status_path);
 }
 
-/* Validates and encodes one record on the caller's thread. */
+/* Validates and encodes one record on the caller's thread (everything but
+ * the append, so concurrent submitters work in parallel). */
 static int prepare(meter_spool *s, const meter_record *r, prepared *p, int64_t now,
                    meter_error *err)
 {
@@ -368,15 +369,15 @@ static int prepare(meter_spool *s, const meter_record *r, prepared *p, int64_t n
     in->agg_key = mtr_buf_cstr(&p->akey);
     in->quantity = mtr_rec(r, METER_FIELD_QUANTITY) ? r->qty.value : 0;
     in->allocs = p->allocs.len ? mtr_buf_cstr(&p->allocs) : NULL;
-    in->bytes = CONTRIBUTION_BYTES + strlen(in->ikey);
-  } else {
-    if (in->window_us && r->time_us + in->window_us <= now)
-      return mtr_error_set(err, METER_EINVAL,
-                           "time: %s is past the marketplace's window (%lld h) and can no "
-                           "longer be reported", mtr_rec(r, METER_FIELD_TIME),
-                           (long long)(in->window_us / MTR_US_PER_HOUR));
-    in->bytes = p->body.len;
+  } else if (in->window_us && r->time_us + in->window_us <= now) {
+    return mtr_error_set(err, METER_EINVAL,
+                         "time: %s is past the marketplace's window (%lld h) and can no longer "
+                         "be reported", mtr_rec(r, METER_FIELD_TIME),
+                         (long long)(in->window_us / MTR_US_PER_HOUR));
   }
+  /* Its inbox row; the sender's ingest gives back what sorting frees. */
+  in->bytes = INBOX_ROW_BYTES + p->body.len + strlen(in->ikey) + p->bkey.len + p->akey.len +
+              p->allocs.len;
   if (rule.replaces)
     in->flags |= MTR_UNIT_REPLACES;
   if (rule.resend_unsafe)
@@ -472,6 +473,7 @@ static int submit(meter_spool *s, meter_record *const *recs, size_t n, meter_err
   }
   int64_t now = mtr_now_us(s->inner);
   uint64_t bytes = 0;
+  mtr_group_commit_arrive(&s->gc);
   for (size_t i = 0; i < n && rc == METER_OK; i++) {
     meter_error e;
     mtr_error_clear(&e);
@@ -495,22 +497,8 @@ static int submit(meter_spool *s, meter_record *const *recs, size_t n, meter_err
     rc = mtr_group_commit_run(s, &t);
     if (rc != METER_OK)
       mtr_error_copy(err, &t.err);
-  }
-  /* Records that could not join their hour were stored as dead letters. */
-  size_t conflicts = 0;
-  for (size_t i = 0; rc == METER_OK && i < n; i++) {
-    if (ps[i].in.status != METER_ECONFLICT || ps[i].in.duplicate)
-      continue;
-    if (conflicts++ == 0) {
-      if (n > 1)
-        mtr_error_set(err, METER_ECONFLICT, "record %zu: %s", i, ps[i].in.message);
-      else
-        mtr_error_set(err, METER_ECONFLICT, "%s", ps[i].in.message);
-    }
-  }
-  if (conflicts > 1) {
-    size_t len = strlen(err->message);
-    mtr_fmt(err->message + len, sizeof err->message - len, " (and %zu more)", conflicts - 1);
+  } else {
+    mtr_group_commit_leave(&s->gc);
   }
   for (size_t i = 0; i < n; i++)
     prepared_dispose(&ps[i]);

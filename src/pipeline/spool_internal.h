@@ -18,18 +18,20 @@ typedef struct mtr_commit_ticket {
   int status;                 /* the store's answer for the whole group */
   meter_error err;
   int done;
+  mtr_cond cond;              /* its owner sleeps here */
   struct mtr_commit_ticket *next;
 } mtr_commit_ticket;
 
 /* Group commit: concurrent submitters share one transaction (one fsync). The
  * first to arrive while no commit runs becomes the leader: it takes every
  * waiting ticket, appends them in one transaction, wakes their owners, and
- * hands over to whoever arrived meanwhile. No extra thread. */
+ * goes on with whatever arrived meanwhile before handing over. No extra
+ * thread. */
 typedef struct mtr_group_commit {
   mtr_mutex lock;
-  mtr_cond cond;
   mtr_commit_ticket *head, *tail;
   int leader;
+  int arriving;               /* submitters encoding records, about to enqueue */
   mtr_store_input **batch;    /* the leader's gathering array */
   size_t cap;
 } mtr_group_commit;
@@ -69,6 +71,8 @@ struct meter_spool {
   unsigned long kicks;        /* bumped to wake the sender */
   unsigned long cycles;       /* sender cycles done (flush waits on it) */
   int64_t send_deadline_mono; /* a flush/close deadline for sends (0: none) */
+  unsigned seal_started;      /* flushes with OPEN_HOURS in progress: the
+                                 sender also seals hours that have begun */
   unsigned failures;          /* consecutive failed requests (backoff) */
   int64_t backoff_until_mono;
   int64_t last_purge_us;
@@ -96,17 +100,26 @@ void mtr_spool_kick(meter_spool *s);
 /* ---- commit.c ---- */
 void mtr_group_commit_init(mtr_group_commit *gc);
 void mtr_group_commit_dispose(mtr_group_commit *gc);
+/* A submitter announces itself before encoding (arrive); then either runs
+ * its ticket, which counts as having arrived, or gives up (leave). */
+void mtr_group_commit_arrive(mtr_group_commit *gc);
+void mtr_group_commit_leave(mtr_group_commit *gc);
 /* Appends the ticket's inputs in a group transaction; returns the status. */
 int mtr_group_commit_run(meter_spool *s, mtr_commit_ticket *t);
 
 /* ---- sender.c ---- */
 int mtr_sender_start(meter_spool *s, meter_error *err);
 void mtr_sender_stop(meter_spool *s);
-/* One round: claim a batch, send it, record the outcomes. Returns 1 if it
- * sent something, 0 if idle (*wait_us: until something is due), or a
- * negative meter status on a store failure (*wait_us: backoff). */
+/* One round: sort what was submitted (ingest), seal the hours that are due,
+ * claim a batch, send it, record the outcomes. Returns 1 if it sent
+ * something, 0 if idle (*wait_us: until something is due), or a negative
+ * meter status on a store failure (*wait_us: backoff). */
 int mtr_sender_cycle(meter_spool *s, int include_started, int64_t *wait_us);
 int mtr_spool_flush(meter_spool *s, long deadline_ms, unsigned flags);
+/* Sorts the records received so far (ingest). Any handle may: it is one
+ * transaction per chunk, and a record sorted after its hour was sealed is
+ * late whoever sorts it. Inspection sorts first, to show the real picture. */
+int mtr_spool_sort(meter_spool *s, meter_error *err);
 
 /* ---- inspect.c ---- */
 /* The outcome callback for a unit after a send. */

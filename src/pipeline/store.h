@@ -2,11 +2,19 @@
  * shared PostgreSQL database serving a fleet of replicas) can replace SQLite
  * without touching the submit path or the sender.
  *
- * What is stored: "units", the things a sender sends. A unit is either one
- * submitted record (kind RECORD), or the running sum of the records of one
- * aggregation key and hour (kind AGGREGATE; the records themselves are kept
- * as "contributions": idempotency key, quantity, time), or a late record
- * kept as a dead letter (kind LATE).
+ * Two stages. Submitting appends to an inbox: append-only, no index, so a
+ * commit writes a few sequential pages and group commit reaches hundreds of
+ * thousands of records per second. The sender then ingests the inbox in
+ * large transactions into "units", the things it sends: it drops records
+ * whose idempotency key the spool already holds, sums aggregated records
+ * into their hour, and sorts out the late ones. (Doing that on the submit
+ * path costs a random B-tree page per record — the unique index on random
+ * keys — and caps a spool at ~30,000 records/s on a common disk.)
+ *
+ * A unit is either one submitted record (kind RECORD), or the running sum of
+ * the records of one aggregation key and hour (kind AGGREGATE; the records
+ * themselves are kept as "contributions": idempotency key, quantity, time),
+ * or a record that could not join its hour, kept as a dead letter (LATE).
  *
  * Every operation is one transaction: it happens entirely or not at all, and
  * once it returns METER_OK it survives a crash (to the durability the store
@@ -24,7 +32,8 @@
  * recovery after kill -9 is immediate. A shared store (PostgreSQL) lets
  * several senders claim concurrently (SELECT ... FOR UPDATE SKIP LOCKED) and
  * relies on the lease alone; senders renew nothing, so the lease must exceed
- * one send (the client's deadline).
+ * one send (the client's deadline). Ingest there is one sender's job at a
+ * time (an advisory lock), like the SQLite sender lock.
  */
 #ifndef MTR_STORE_H
 #define MTR_STORE_H
@@ -37,6 +46,11 @@
 #include <stdint.h>
 
 typedef struct mtr_store mtr_store;
+typedef struct mtr_unit mtr_unit;
+
+/* What one aggregated record costs against max_bytes once sorted (its
+ * contribution row), roughly. */
+#define MTR_CONTRIBUTION_BYTES 64
 
 /* Unit flags, from the back end's aggregation rule. */
 #define MTR_UNIT_AGGREGATE 1u     /* summed per key and hour */
@@ -56,7 +70,7 @@ typedef struct mtr_store_config {
   int read_only_ok;         /* inspection without a back end (backend NULL) */
 } mtr_store_config;
 
-/* One record to append (see append). */
+/* One record to append (see append and ingest). */
 typedef struct mtr_store_input {
   const char *ikey;         /* idempotency key */
   const char *body;         /* the record as JSON (record_codec.h); for an
@@ -70,19 +84,23 @@ typedef struct mtr_store_input {
   int64_t quantity;         /* AGGREGATE: whole units */
   const char *allocs;       /* AGGREGATE: canonical allocations (aggregate.h)
                                or NULL */
-  uint64_t bytes;           /* what it costs against max_bytes */
-
-  /* Results, per input. */
-  int status;               /* METER_OK, or METER_ECONFLICT: it could not
-                               join its hour (late, or inconsistent with it)
-                               and was stored as a LATE dead letter */
-  int duplicate;            /* 1: the key was already in the spool; nothing stored */
-  char message[METER_ERROR_MESSAGE_SIZE];
+  uint64_t bytes;           /* what it costs against max_bytes while waiting */
+  int64_t submitted_us;     /* set by append */
 } mtr_store_input;
+
+/* What one ingest did. */
+typedef struct mtr_ingest_result {
+  size_t moved;             /* inbox records handled */
+  size_t duplicates;        /* of which dropped: their key was already held */
+  uint64_t freed_bytes;     /* inbox bytes released minus unit bytes added */
+  mtr_unit *dead;           /* new dead letters (late, inconsistent), to
+                               report; free with mtr_units_free */
+  size_t ndead;
+} mtr_ingest_result;
 
 /* A unit as a sender (or an inspection) sees it. Strings owned by the store's
  * result; freed with mtr_store_units_free / mtr_claim_dispose. */
-typedef struct mtr_unit {
+struct mtr_unit {
   int64_t id;
   int kind;                 /* meter_spool_kind */
   int state;                /* meter_spool_state */
@@ -105,7 +123,7 @@ typedef struct mtr_unit {
   char *error_code;
   char *message;
   char *record_id;
-} mtr_unit;
+};
 
 /* A claimed batch. */
 typedef struct mtr_claim {
@@ -144,7 +162,7 @@ typedef struct mtr_unit_result {
 /* Totals over the units of the store (meter_spool_stats's shared part). */
 typedef struct mtr_store_counts {
   uint64_t records_waiting, bytes_waiting;
-  uint64_t open, pending, sending, dead, records_dead, delivered;
+  uint64_t received, open, pending, sending, dead, records_dead, delivered;
   int64_t oldest_waiting_us;
 } mtr_store_counts;
 
@@ -168,10 +186,17 @@ typedef struct mtr_store_ops {
   int (*acquire_sender)(mtr_store *st, int *acquired, meter_error *err);
   void (*release_sender)(mtr_store *st);
 
+  /* Appends n inputs to the inbox in one transaction (all or none). */
+  int (*append)(mtr_store *st, mtr_store_input *const *in, size_t n, int64_t now_us,
+                meter_error *err);
+
   /*
-   * Appends n inputs in one transaction, each with its own result:
+   * Moves up to `max` inbox records submitted at or before `before_us`,
+   * oldest first, into units, in one transaction. (The sender ingests what
+   * was submitted before it seals hours, so nothing submitted in time is
+   * taken for late.)
    *  - a key already held (as a record, a contribution or a late record):
-   *    duplicate = 1, nothing stored;
+   *    dropped (a resubmission);
    *  - RECORD: a new PENDING unit, due now;
    *  - AGGREGATE: added to the OPEN unit of (agg_key, hour of time_us), or a
    *    new OPEN one due at hour end + grace; the contribution is kept. If
@@ -180,13 +205,11 @@ typedef struct mtr_store_ops {
    *    unless the policy is DEAD_LETTER; otherwise the late policy decides:
    *    a LATE dead letter or the next hour still open for that key. A record
    *    that disagrees with its hour on having allocations, or would overflow
-   *    its total, is also kept as a LATE dead letter. Dead letters made here
-   *    get status ECONFLICT and the reason in `message`.
-   * Every input is stored (or was already). Returns METER_OK, or the store
-   * error, and then nothing is stored.
+   *    its total, is also kept as a LATE dead letter.
+   * Only the caller that holds the sender role ingests.
    */
-  int (*append)(mtr_store *st, mtr_store_input *const *in, size_t n, int64_t now_us,
-                meter_error *err);
+  int (*ingest)(mtr_store *st, size_t max, int64_t before_us, int64_t now_us,
+                mtr_ingest_result *out, meter_error *err);
 
   /* Seals OPEN aggregates that are due (ready <= now) or, with
    * include_started, whose hour has begun: they become PENDING. */
@@ -208,8 +231,11 @@ typedef struct mtr_store_ops {
   /* Makes every PENDING unit and parked batch due now (meter_flush). */
   int (*make_due)(mtr_store *st, int64_t now_us, meter_error *err);
 
-  /* Whether anything is PENDING or SENDING (what meter_flush waits for). */
-  int (*sendable)(mtr_store *st, int *any, meter_error *err);
+  /* Whether anything is still to send now (what meter_flush waits for):
+   * records received, units PENDING or SENDING, OPEN aggregates that are
+   * due (or, with include_started, whose hour has begun). */
+  int (*sendable)(mtr_store *st, int64_t now_us, int include_started, int *any,
+                  meter_error *err);
 
   /* The earliest time something becomes due (INT64_MAX: nothing waits). */
   int (*next_due)(mtr_store *st, int64_t *due_us, meter_error *err);

@@ -1,6 +1,8 @@
 /* The spool store on SQLite (see store.h for the contract).
  *
- * One file, WAL mode. Durability: synchronous=FULL fsyncs the WAL at every
+ * One file, WAL mode. Submits append to `inbox` (no index but the rowid:
+ * sequential pages only); the sender's ingest moves them into `units` and
+ * `contribs`, where the unique indexes on idempotency keys live. Durability: synchronous=FULL fsyncs the WAL at every
  * commit (survives a power loss); synchronous=NORMAL leaves it to the OS
  * (survives the death of the process, which is what kill -9 tests). Writes
  * go through one connection under a mutex (each operation is one IMMEDIATE
@@ -82,6 +84,11 @@ static const char *const schema =
   " ikey TEXT PRIMARY KEY, unit_id INTEGER NOT NULL, quantity INTEGER NOT NULL,"
   " time_us INTEGER NOT NULL) WITHOUT ROWID;"
   "CREATE INDEX IF NOT EXISTS contribs_unit ON contribs(unit_id);"
+  "CREATE TABLE IF NOT EXISTS inbox("
+  " id INTEGER PRIMARY KEY, ikey TEXT NOT NULL, body TEXT NOT NULL, batch_key TEXT NOT NULL,"
+  " batch_limit INTEGER NOT NULL, time_us INTEGER NOT NULL, window_us INTEGER NOT NULL,"
+  " flags INTEGER NOT NULL, agg_key TEXT, quantity INTEGER NOT NULL, allocs TEXT,"
+  " bytes INTEGER NOT NULL, submitted_us INTEGER NOT NULL);"
   "CREATE TABLE IF NOT EXISTS batches("
   " id INTEGER PRIMARY KEY, batch_key TEXT NOT NULL, owner TEXT,"
   " lease_until_us INTEGER NOT NULL DEFAULT 0, ready_us INTEGER NOT NULL DEFAULT 0,"
@@ -94,6 +101,10 @@ static const char *const schema =
 
 /* Prepared statements of the write connection. */
 enum {
+  S_INBOX_ADD,
+  S_INBOX_READ,
+  S_INBOX_DROP,
+  S_UNIT_BY_ID,
   S_HAS_KEY,
   S_INS_RECORD,
   S_FIND_HOUR,
@@ -134,7 +145,18 @@ enum {
   S_COUNT
 };
 
+#define INBOX_COLS                                                                         \
+  "id, ikey, body, batch_key, batch_limit, time_us, window_us, flags, agg_key, quantity,"   \
+  " allocs, bytes, submitted_us"
+
 static const char *const sql[S_COUNT] = {
+  [S_INBOX_ADD] = "INSERT INTO inbox(ikey, body, batch_key, batch_limit, time_us, window_us,"
+                  " flags, agg_key, quantity, allocs, bytes, submitted_us)"
+                  " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+  [S_INBOX_READ] = "SELECT " INBOX_COLS " FROM inbox WHERE submitted_us <= ?"
+                   " ORDER BY id LIMIT ?",
+  [S_INBOX_DROP] = "DELETE FROM inbox WHERE id = ?",
+  [S_UNIT_BY_ID] = "SELECT " UNIT_COLS " FROM units WHERE id = ?",
   [S_HAS_KEY] = "SELECT 1 FROM units WHERE ikey = ?1 UNION ALL "
                 "SELECT 1 FROM contribs WHERE ikey = ?1 LIMIT 1",
   [S_INS_RECORD] = "INSERT INTO units(kind, state, ikey, body, bytes, nrecords, batch_key,"
@@ -198,7 +220,8 @@ static const char *const sql[S_COUNT] = {
                  " UNION ALL SELECT min(ready_us) FROM units WHERE state = 2 AND batch_id IS NULL"
                  " UNION ALL SELECT min(ready_us) FROM batches WHERE owner IS NULL"
                  " UNION ALL SELECT min(CASE WHEN ?1 THEN 0 ELSE lease_until_us END)"
-                 " FROM batches WHERE owner IS NOT NULL)",
+                 " FROM batches WHERE owner IS NOT NULL"
+                 " UNION ALL SELECT 0 FROM (SELECT 1 FROM inbox LIMIT 1))",
   [S_DEAD_ALL] = "SELECT " UNIT_COLS ", batch_key, batch_limit FROM units WHERE state = 5"
                  " ORDER BY id",
   [S_DEAD_ONE] = "SELECT " UNIT_COLS ", batch_key, batch_limit FROM units"
@@ -587,26 +610,47 @@ static int insert_contrib(sq_store *s, const mtr_store_input *in, int64_t unit_i
   return run(s, q, "store contribution", err);
 }
 
+/* Ids of units made dead letters by an ingest, to report after it. */
+typedef struct id_list {
+  int64_t *ids;
+  size_t n, cap;
+} id_list;
+
+static void note_dead(id_list *l, int64_t id)
+{
+  if (!l)
+    return;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    int64_t *grown = mtr_realloc(l->ids, cap * sizeof *grown);
+    if (!grown)
+      return; /* the dead letter is stored; only its report is lost */
+    l->ids = grown;
+    l->cap = cap;
+  }
+  l->ids[l->n++] = id;
+}
+
 /* Stores an input as a LATE dead letter with `code` and `why`. */
-static int insert_late(sq_store *s, mtr_store_input *in, int64_t nrecords, int64_t now,
-                       const char *code, const char *why, meter_error *err)
+static int insert_late(sq_store *s, const mtr_store_input *in, int64_t nrecords, int64_t now,
+                       const char *code, const char *why, id_list *dead, meter_error *err)
 {
   sqlite3_stmt *q = st(s, S_INS_LATE, err);
   if (!q)
     return METER_ESTORE;
   bind(q, "ttiitiiiititiiitti", in->ikey, in->body, (int64_t)in->bytes, nrecords, in->batch_key,
        (int64_t)in->batch_limit, in->time_us, in->window_us, (int64_t)in->flags, in->agg_key,
-       in->quantity, in->allocs, now, now, (int64_t)METER_OUTCOME_CONFLICT, code, why, now);
+       in->quantity, in->allocs, in->submitted_us ? in->submitted_us : now, now,
+       (int64_t)METER_OUTCOME_CONFLICT, code, why, now);
   int rc = run(s, q, "store late record", err);
-  if (rc == METER_OK) {
-    in->status = METER_ECONFLICT;
-    mtr_strlcpy(in->message, why, sizeof in->message);
-  }
+  if (rc == METER_OK)
+    note_dead(dead, sqlite3_last_insert_rowid(s->db));
   return rc;
 }
 
-/* Adds an aggregated input to its hour (see store.h, append). */
-static int merge(sq_store *s, mtr_store_input *in, int64_t now, meter_error *err)
+/* Adds an aggregated input to its hour (see store.h, ingest). */
+static int merge(sq_store *s, const mtr_store_input *in, int64_t now, id_list *dead,
+                 meter_error *err)
 {
   int has_allocs = in->allocs && *in->allocs;
   int64_t hour = mtr_time_hour_floor(in->time_us);
@@ -634,7 +678,8 @@ static int merge(sq_store *s, mtr_store_input *in, int64_t now, meter_error *err
       int64_t ready = hour + MTR_US_PER_HOUR + s->grace_us;
       bind(ins, "ttitiiiititii", ikey, in->body, (int64_t)(in->bytes + strlen(in->body)),
            in->batch_key, (int64_t)in->batch_limit, hour, in->window_us, (int64_t)in->flags,
-           in->agg_key, in->quantity, has_allocs ? in->allocs : NULL, now, ready);
+           in->agg_key, in->quantity, has_allocs ? in->allocs : NULL,
+           in->submitted_us ? in->submitted_us : now, ready);
       if ((rc = run(s, ins, "store aggregate", err)) == METER_OK)
         rc = insert_contrib(s, in, sqlite3_last_insert_rowid(s->db), err);
       break;
@@ -658,7 +703,7 @@ static int merge(sq_store *s, mtr_store_input *in, int64_t now, meter_error *err
               "usage allocations or none (the hour %s already has records %s them); kept as "
               "a dead letter", mtr_time_format(hour, MTR_TIME_RFC3339, ts),
               row_allocs ? "with" : "without");
-      rc = insert_late(s, in, 1, now, "allocations_mismatch", why, err);
+      rc = insert_late(s, in, 1, now, "allocations_mismatch", why, dead, err);
       break;
     }
     int late = state != ST_OPEN;
@@ -676,7 +721,7 @@ static int merge(sq_store *s, mtr_store_input *in, int64_t now, meter_error *err
         char why[METER_ERROR_MESSAGE_SIZE];
         mtr_fmt(why, sizeof why, "quantity: the total of the hour %s would overflow; kept as "
                 "a dead letter", mtr_time_format(hour, MTR_TIME_RFC3339, ts));
-        rc = insert_late(s, in, 1, now, "overflow", why, err);
+        rc = insert_late(s, in, 1, now, "overflow", why, dead, err);
         break;
       }
       if (rc != METER_OK) {
@@ -711,7 +756,7 @@ static int merge(sq_store *s, mtr_store_input *in, int64_t now, meter_error *err
             "late: the hour %s of this customer and dimension was already reported to the "
             "marketplace, which takes one report per hour; kept as a dead letter",
             mtr_time_format(mtr_time_hour_floor(in->time_us), MTR_TIME_RFC3339, ts));
-    rc = insert_late(s, in, 1, now, "late", why, err);
+    rc = insert_late(s, in, 1, now, "late", why, dead, err);
     break;
   }
   mtr_buf_dispose(&merged);
@@ -727,30 +772,130 @@ static int sq_append(mtr_store *base, mtr_store_input *const *in, size_t n, int6
     return rc;
   for (size_t i = 0; rc == METER_OK && i < n; i++) {
     mtr_store_input *x = in[i];
-    x->status = METER_OK;
-    x->duplicate = 0;
-    x->message[0] = '\0';
-    int exists;
-    if ((rc = key_exists(s, x->ikey, &exists, err)) != METER_OK)
-      break;
-    if (exists) {
-      x->duplicate = 1;
-      continue;
-    }
-    if (x->flags & MTR_UNIT_AGGREGATE) {
-      rc = merge(s, x, now, err);
-      continue;
-    }
-    sqlite3_stmt *q = st(s, S_INS_RECORD, err);
+    x->submitted_us = now;
+    sqlite3_stmt *q = st(s, S_INBOX_ADD, err);
     if (!q) {
       rc = METER_ESTORE;
       break;
     }
-    bind(q, "ttitiiiiii", x->ikey, x->body, (int64_t)x->bytes, x->batch_key,
-         (int64_t)x->batch_limit, x->time_us, x->window_us, (int64_t)x->flags, now, now);
+    bind(q, "tttiiiititii", x->ikey, x->body, x->batch_key, (int64_t)x->batch_limit, x->time_us,
+         x->window_us, (int64_t)x->flags, x->agg_key, x->quantity, x->allocs, (int64_t)x->bytes,
+         now);
     rc = run(s, q, "store record", err);
   }
   return finish(s, rc, err);
+}
+
+/* One inbox record into the units (see store.h, ingest). `in` points into
+ * the current row of the inbox statement, which is not stepped meanwhile. */
+static int ingest_one(sq_store *s, mtr_store_input *in, int64_t now, mtr_ingest_result *out,
+                      id_list *dead, meter_error *err)
+{
+  int exists;
+  int rc = key_exists(s, in->ikey, &exists, err);
+  uint64_t inbox_bytes = in->bytes;
+  if (rc != METER_OK)
+    return rc;
+  if (exists) {
+    out->duplicates++;
+    out->freed_bytes += inbox_bytes;
+    return METER_OK;
+  }
+  if (in->flags & MTR_UNIT_AGGREGATE) {
+    in->bytes = MTR_CONTRIBUTION_BYTES + strlen(in->ikey);
+    rc = merge(s, in, now, dead, err);
+  } else {
+    in->bytes = strlen(in->body);
+    sqlite3_stmt *q = st(s, S_INS_RECORD, err);
+    if (!q)
+      return METER_ESTORE;
+    bind(q, "ttitiiiiii", in->ikey, in->body, (int64_t)in->bytes, in->batch_key,
+         (int64_t)in->batch_limit, in->time_us, in->window_us, (int64_t)in->flags,
+         in->submitted_us, now);
+    rc = run(s, q, "store record", err);
+  }
+  if (rc == METER_OK && inbox_bytes > in->bytes)
+    out->freed_bytes += inbox_bytes - in->bytes;
+  return rc;
+}
+
+static int load_dead(sq_store *s, const id_list *ids, mtr_ingest_result *out, meter_error *err)
+{
+  if (ids->n == 0)
+    return METER_OK;
+  out->dead = mtr_calloc(ids->n, sizeof *out->dead);
+  if (!out->dead)
+    return METER_OK; /* stored; only the report is lost */
+  for (size_t i = 0; i < ids->n; i++) {
+    sqlite3_stmt *q = st(s, S_UNIT_BY_ID, err);
+    if (!q)
+      return METER_ESTORE;
+    bind(q, "i", ids->ids[i]);
+    if (sqlite3_step(q) == SQLITE_ROW && read_unit(q, &out->dead[out->ndead]) == METER_OK)
+      out->ndead++;
+    sqlite3_reset(q);
+  }
+  return METER_OK;
+}
+
+static int sq_ingest(mtr_store *base, size_t max, int64_t before, int64_t now,
+                     mtr_ingest_result *out, meter_error *err)
+{
+  sq_store *s = (sq_store *)base;
+  memset(out, 0, sizeof *out);
+  id_list dead = { NULL, 0, 0 };
+  int rc = begin(s, err);
+  if (rc != METER_OK)
+    return rc;
+  sqlite3_stmt *q = st(s, S_INBOX_READ, err);
+  if (!q)
+    rc = METER_ESTORE;
+  else {
+    bind(q, "ii", before, (int64_t)(max ? max : 1));
+    int r;
+    while (rc == METER_OK && (r = sqlite3_step(q)) == SQLITE_ROW) {
+      mtr_store_input in;
+      memset(&in, 0, sizeof in);
+      int64_t id = sqlite3_column_int64(q, 0);
+      in.ikey = (const char *)sqlite3_column_text(q, 1);
+      in.body = (const char *)sqlite3_column_text(q, 2);
+      in.batch_key = (const char *)sqlite3_column_text(q, 3);
+      in.batch_limit = (uint32_t)sqlite3_column_int64(q, 4);
+      in.time_us = sqlite3_column_int64(q, 5);
+      in.window_us = sqlite3_column_int64(q, 6);
+      in.flags = (unsigned)sqlite3_column_int(q, 7);
+      in.agg_key = (const char *)sqlite3_column_text(q, 8);
+      in.quantity = sqlite3_column_int64(q, 9);
+      in.allocs = (const char *)sqlite3_column_text(q, 10);
+      in.bytes = (uint64_t)sqlite3_column_int64(q, 11);
+      in.submitted_us = sqlite3_column_int64(q, 12);
+      if (!in.ikey || !in.body || !in.batch_key) {
+        rc = mtr_error_set(err, METER_ENOMEM, "out of memory");
+        break;
+      }
+      rc = ingest_one(s, &in, now, out, &dead, err);
+      out->moved++;
+      sqlite3_stmt *d = rc == METER_OK ? st(s, S_INBOX_DROP, err) : NULL;
+      if (rc == METER_OK && !d)
+        rc = METER_ESTORE;
+      if (rc == METER_OK) {
+        bind(d, "i", id);
+        rc = run(s, d, "clear inbox", err);
+      }
+    }
+    if (rc == METER_OK && r != SQLITE_DONE)
+      rc = db_fail(s, s->db, r, "read inbox", err);
+    sqlite3_reset(q);
+  }
+  if (rc == METER_OK)
+    rc = load_dead(s, &dead, out, err);
+  rc = finish(s, rc, err);
+  mtr_free(dead.ids);
+  if (rc != METER_OK) {
+    mtr_units_free(out->dead, out->ndead);
+    memset(out, 0, sizeof *out);
+  }
+  return rc;
 }
 
 /* ---- sealing and claiming ------------------------------------------------ */
@@ -1060,7 +1205,7 @@ static int conflict(sq_store *s, const mtr_unit *u, const mtr_unit_result *r, in
             "marketplace already processed that report and refused the new total (%s)",
             (long long)(cur - sent), mtr_time_format(late.time_us, MTR_TIME_RFC3339, ts),
             (long long)sent, r->message ? r->message : "conflict");
-    rc = late.quantity > 0 ? insert_late(s, &late, 1, now, "late", why, err) : METER_OK;
+    rc = late.quantity > 0 ? insert_late(s, &late, 1, now, "late", why, NULL, err) : METER_OK;
   }
   if (rc == METER_OK && (q = st(s, S_SHRINK, err)) != NULL) {
     bind(q, "iitti", now, (int64_t)r->outcome, r->error_code, r->message, u->id);
@@ -1218,20 +1363,43 @@ static int sq_counts(mtr_store *base, mtr_store_counts *c, meter_error *err)
   if (rc == METER_OK && r != SQLITE_DONE)
     rc = db_fail(s, s->rdb, r, "count", err);
   sqlite3_finalize(q);
+  q = NULL;
+  if (rc == METER_OK) {
+    r = sqlite3_prepare_v2(s->rdb, "SELECT count(*), total(bytes), min(submitted_us) FROM inbox",
+                           -1, &q, NULL);
+    if (r != SQLITE_OK || sqlite3_step(q) != SQLITE_ROW) {
+      rc = db_fail(s, s->rdb, r, "count", err);
+    } else {
+      c->received = (uint64_t)sqlite3_column_int64(q, 0);
+      c->records_waiting += c->received;
+      c->bytes_waiting += (uint64_t)sqlite3_column_double(q, 1);
+      int64_t oldest = sqlite3_column_int64(q, 2);
+      if (c->received && (!c->oldest_waiting_us || oldest < c->oldest_waiting_us))
+        c->oldest_waiting_us = oldest;
+    }
+    sqlite3_finalize(q);
+  }
   mtr_mutex_unlock(&s->rlock);
   return rc;
 }
 
-static int sq_sendable(mtr_store *base, int *any, meter_error *err)
+static int sq_sendable(mtr_store *base, int64_t now, int include_started, int *any,
+                       meter_error *err)
 {
   sq_store *s = (sq_store *)base;
   *any = 0;
   mtr_mutex_lock(&s->rlock);
   sqlite3_stmt *q = NULL;
-  int r = sqlite3_prepare_v2(s->rdb, "SELECT EXISTS(SELECT 1 FROM units WHERE state IN (2, 3))",
-                             -1, &q, NULL);
+  int r = sqlite3_prepare_v2(s->rdb,
+                             "SELECT EXISTS(SELECT 1 FROM units WHERE state IN (2, 3))"
+                             " OR EXISTS(SELECT 1 FROM inbox)"
+                             " OR EXISTS(SELECT 1 FROM units WHERE state = 1 AND ready_us <= ?1)"
+                             " OR (?2 AND EXISTS(SELECT 1 FROM units WHERE state = 1"
+                             " AND time_us <= ?1))", -1, &q, NULL);
   int rc = r == SQLITE_OK ? METER_OK : db_fail(s, s->rdb, r, "sendable", err);
   if (rc == METER_OK) {
+    sqlite3_bind_int64(q, 1, now);
+    sqlite3_bind_int(q, 2, include_started != 0);
     r = sqlite3_step(q);
     if (r == SQLITE_ROW)
       *any = sqlite3_column_int(q, 0);
@@ -1243,36 +1411,73 @@ static int sq_sendable(mtr_store *base, int *any, meter_error *err)
   return rc;
 }
 
+/* An inbox row as a unit in state RECEIVED (negative id: not a unit yet). */
+static int read_received(sqlite3_stmt *q, mtr_unit *u)
+{
+  memset(u, 0, sizeof *u);
+  u->id = -sqlite3_column_int64(q, 0);
+  u->kind = K_RECORD;
+  u->state = METER_SPOOL_RECEIVED;
+  u->ikey = col_dup(q, 1);
+  u->body = col_dup(q, 2);
+  u->time_us = sqlite3_column_int64(q, 5);
+  u->window_us = sqlite3_column_int64(q, 6);
+  u->flags = (unsigned)sqlite3_column_int(q, 7);
+  u->agg_key = col_dup(q, 8);
+  u->quantity = sqlite3_column_int64(q, 9);
+  u->allocs = col_dup(q, 10);
+  u->bytes = (uint64_t)sqlite3_column_int64(q, 11);
+  u->submitted_us = u->ready_us = sqlite3_column_int64(q, 12);
+  u->nrecords = 1;
+  return u->ikey && u->body ? METER_OK : METER_ENOMEM;
+}
+
+/* Steps through q calling fn per row; returns rc, *stopped = 1 if fn stopped. */
+static int list_rows(sq_store *s, sqlite3_stmt *q, int (*reader)(sqlite3_stmt *, mtr_unit *),
+                     mtr_unit_fn fn, void *payload, int *stopped, meter_error *err)
+{
+  int r, rc = METER_OK;
+  while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+    mtr_unit u;
+    rc = reader(q, &u);
+    if (rc != METER_OK)
+      mtr_error_set(err, rc, "out of memory");
+    else if (fn(&u, payload) != 0)
+      *stopped = 1;
+    mtr_unit_dispose(&u);
+    if (rc != METER_OK || *stopped)
+      return rc;
+  }
+  return r == SQLITE_DONE ? METER_OK : db_fail(s, s->rdb, r, "list", err);
+}
+
 static int sq_list(mtr_store *base, unsigned mask, mtr_unit_fn fn, void *payload,
                    meter_error *err)
 {
   sq_store *s = (sq_store *)base;
   mtr_mutex_lock(&s->rlock);
-  sqlite3_stmt *q = NULL;
-  int r = sqlite3_prepare_v2(s->rdb,
-                             "SELECT " UNIT_COLS " FROM units"
-                             " WHERE ?1 = 0 OR ((1 << state) & ?1) <> 0 ORDER BY id",
-                             -1, &q, NULL);
-  int rc = r == SQLITE_OK ? METER_OK : db_fail(s, s->rdb, r, "list", err);
-  if (rc == METER_OK)
-    sqlite3_bind_int64(q, 1, (int64_t)mask);
-  /* One read transaction: a consistent snapshot for the whole listing. */
-  if (rc == METER_OK)
-    sqlite3_exec(s->rdb, "BEGIN", NULL, NULL, NULL);
-  while (rc == METER_OK && (r = sqlite3_step(q)) == SQLITE_ROW) {
-    mtr_unit u;
-    rc = read_unit(q, &u);
-    if (rc != METER_OK)
-      mtr_error_set(err, rc, "out of memory");
-    else if (fn(&u, payload) != 0)
-      r = SQLITE_DONE;
-    mtr_unit_dispose(&u);
-    if (r == SQLITE_DONE)
-      break;
-  }
-  if (rc == METER_OK && r != SQLITE_DONE)
+  sqlite3_stmt *qi = NULL, *qu = NULL;
+  int rc = METER_OK, stopped = 0;
+  int r = sqlite3_prepare_v2(s->rdb, "SELECT " INBOX_COLS " FROM inbox ORDER BY id", -1, &qi,
+                             NULL);
+  if (r == SQLITE_OK)
+    r = sqlite3_prepare_v2(s->rdb,
+                           "SELECT " UNIT_COLS " FROM units"
+                           " WHERE ?1 = 0 OR ((1 << state) & ?1) <> 0 ORDER BY id",
+                           -1, &qu, NULL);
+  if (r != SQLITE_OK)
     rc = db_fail(s, s->rdb, r, "list", err);
-  sqlite3_finalize(q);
+  /* One read transaction: a consistent snapshot for the whole listing. */
+  if (rc == METER_OK) {
+    sqlite3_bind_int64(qu, 1, (int64_t)mask);
+    sqlite3_exec(s->rdb, "BEGIN", NULL, NULL, NULL);
+    if (mask == 0 || (mask & METER_SPOOL_STATE_MASK(METER_SPOOL_RECEIVED)))
+      rc = list_rows(s, qi, read_received, fn, payload, &stopped, err);
+    if (rc == METER_OK && !stopped)
+      rc = list_rows(s, qu, read_unit, fn, payload, &stopped, err);
+  }
+  sqlite3_finalize(qi);
+  sqlite3_finalize(qu);
   if (!sqlite3_get_autocommit(s->rdb))
     sqlite3_exec(s->rdb, "COMMIT", NULL, NULL, NULL);
   mtr_mutex_unlock(&s->rlock);
@@ -1364,7 +1569,8 @@ static int sq_requeue_dead(mtr_store *base, const char *ikey, int64_t now, size_
     in.quantity = u->quantity;
     in.allocs = u->allocs;
     in.bytes = u->bytes;
-    rc = merge(s, &in, now, err);
+    in.submitted_us = u->submitted_us;
+    rc = merge(s, &in, now, NULL, err);
     n++;
   }
   rc = finish(s, rc, err);
@@ -1405,6 +1611,7 @@ const mtr_store_ops mtr_sqlite_store = {
   sq_acquire_sender,
   sq_release_sender,
   sq_append,
+  sq_ingest,
   sq_seal,
   sq_claim,
   sq_complete,
