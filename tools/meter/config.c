@@ -310,7 +310,6 @@ const char *cli_resolve_backend(const cli_opts *o)
 #define MAX_SECRETS 16
 
 static struct {
-  int verbose;
   const char *secrets[MAX_SECRETS];
   size_t nsecrets;
 } logctx;
@@ -358,7 +357,8 @@ static int need_message(const char *backend, const requirement *rq)
                   conf.path[0] ? conf.path : "~/.config/meter/config");
 }
 
-static int knob(const cli_opts *o, long flag_value, const char *key, long max, long *out)
+/* A client option: the flag's value if given (non-zero), else [meter]. */
+static int knob(long flag_value, const char *key, long min, long max, long *out)
 {
   *out = flag_value;
   if (flag_value)
@@ -369,11 +369,9 @@ static int knob(const cli_opts *o, long flag_value, const char *key, long max, l
   char *end;
   errno = 0;
   long v = strtol(e->value, &end, 10);
-  if (errno || end == e->value || *end || v < (strcmp(key, "retry_budget") == 0 ? -1 : 0) ||
-      v > max)
-    return cli_fail(CLI_EXIT_CONFIG, "%s:%d: %s must be a whole number up to %ld", conf.path,
-                    e->line, key, max);
-  (void)o;
+  if (errno || end == e->value || *end || v < min || v > max)
+    return cli_fail(CLI_EXIT_CONFIG, "%s:%d: %s must be a whole number from %ld to %ld",
+                    conf.path, e->line, key, min, max);
   *out = v;
   return 0;
 }
@@ -437,6 +435,171 @@ static int aws_creds_in_env(void)
          env_value("AWS_SESSION_TOKEN") || env_value("AWS_SECRET_ACCESS_KEY");
 }
 
+static int already(const resolved *res, size_t n, const char *name)
+{
+  for (size_t k = 0; k < n; k++)
+    if (strcmp(res[k].name, name) == 0)
+      return 1;
+  return 0;
+}
+
+/* Flags (and --set) first: each must be a setting of this back end. */
+static int from_flags(const cli_opts *o, const char *backend, int known, resolved *res,
+                      size_t *n)
+{
+  for (size_t i = 0; i < o->nsettings; i++) {
+    if (known && !cli_setting_find(backend, o->settings[i].key)) {
+      const cli_setting *any = NULL;
+      for (const cli_setting *k = cli_settings; k->name && !any; k++)
+        if (strcmp(k->name, o->settings[i].key) == 0)
+          any = k;
+      return cli_fail(CLI_EXIT_USAGE, "'%s' is not a setting of the %s back end%s%s%s",
+                      o->settings[i].key, backend, any ? " (it belongs to " : "",
+                      any ? any->backend : "", any ? ")" : "");
+    }
+    res[(*n)++] = (resolved){ o->settings[i].key, o->settings[i].value, "the command line", 3 };
+  }
+  return 0;
+}
+
+/* Then the environment, then the file, for the settings the command knows. */
+static void from_env_and_file(const char *backend, resolved *res, size_t *n)
+{
+  for (const cli_setting *s = cli_settings; s->name; s++) {
+    if (strcmp(s->backend, backend) != 0 || already(res, *n, s->name))
+      continue;
+    if (s->flags & CLI_SET_LIB_ENV) {
+      /* The library reads these variables itself; a set one outranks the file. */
+      if (env_value(s->env) ||
+          (strcmp(s->name, "region") == 0 && env_value("AWS_DEFAULT_REGION")) ||
+          ((s->flags & CLI_SET_AWS_CREDS) && aws_creds_in_env()))
+        continue;
+    } else if (env_value(s->env)) {
+      res[(*n)++] = (resolved){ s->name, env_value(s->env), s->env, 2 };
+      continue;
+    }
+    const conf_entry *e = conf_find(backend, s->name);
+    if (e)
+      res[(*n)++] = (resolved){ s->name, e->value, conf.path, 1 };
+  }
+}
+
+/* File keys the command does not know: refused for the back ends it knows,
+ * passed on for the others (the library judges them). */
+static int unknown_file_keys(const char *backend, int known, resolved *res, size_t *n)
+{
+  for (size_t i = 0; i < conf.count; i++) {
+    const conf_entry *e = &conf.items[i];
+    if (strcmp(e->section, backend) != 0 || strcmp(e->key, "endpoint") == 0 ||
+        cli_setting_find(backend, e->key))
+      continue;
+    if (known) {
+      char list[512] = "";
+      for (const cli_setting *s = cli_settings; s->name; s++)
+        if (strcmp(s->backend, backend) == 0)
+          snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? ", " : "",
+                   s->name);
+      return cli_fail(CLI_EXIT_CONFIG, "%s:%d: unknown key '%s' in [%s] (known: endpoint, %s)",
+                      conf.path, e->line, e->key, backend, list);
+    }
+    if (!already(res, *n, e->key))
+      res[(*n)++] = (resolved){ e->key, e->value, conf.path, 1 };
+  }
+  return 0;
+}
+
+static const char *resolve_endpoint(const cli_opts *o, const char *backend)
+{
+  const char *endpoint = o->endpoint && *o->endpoint ? o->endpoint : env_value("METER_ENDPOINT");
+  if (!endpoint)
+    endpoint = cli_config_get(backend, "endpoint");
+  if (!endpoint)
+    endpoint = cli_config_get("meter", "endpoint");
+  return endpoint;
+}
+
+/* Required settings, named with every way to supply them. */
+static int check_requirements(const char *backend, const resolved *res, size_t n,
+                              const char *endpoint)
+{
+  for (const requirement *rq = requirements; rq->backend; rq++) {
+    if (strcmp(rq->backend, backend) != 0)
+      continue;
+    int have = 0, have_instead = 0;
+    for (size_t k = 0; k < n; k++) {
+      have |= strcmp(res[k].name, rq->name) == 0 && res[k].value[0];
+      have_instead |= rq->instead && strcmp(res[k].name, rq->instead) == 0 && res[k].value[0];
+    }
+    if (rq->instead && strcmp(rq->instead, "@endpoint") == 0)
+      have_instead = endpoint != NULL;
+    if (!have && !have_instead)
+      return need_message(backend, rq);
+  }
+  return 0;
+}
+
+/* Retries, timeouts: flags, else the [meter] section. */
+static int client_knobs(const cli_opts *o, meter_client_options *opts)
+{
+  long v;
+  int rc;
+  if ((rc = knob(o->max_attempts, "max_attempts", 0, 100, &v)) != 0)
+    return rc;
+  opts->max_attempts = (unsigned)v;
+  if ((rc = knob(o->deadline_ms, "deadline_ms", 0, 86400000L, &v)) != 0)
+    return rc;
+  opts->deadline_ms = v;
+  if ((rc = knob(o->request_timeout_ms, "timeout_ms", 0, 86400000L, &v)) != 0)
+    return rc;
+  opts->request_timeout_ms = v;
+  if ((rc = knob(o->connect_timeout_ms, "connect_timeout_ms", 0, 86400000L, &v)) != 0)
+    return rc;
+  opts->connect_timeout_ms = v;
+  if ((rc = knob(o->backoff_base_ms, "backoff_base_ms", 0, 3600000L, &v)) != 0)
+    return rc;
+  opts->backoff_base_ms = v;
+  if ((rc = knob(o->backoff_max_ms, "backoff_max_ms", 0, 3600000L, &v)) != 0)
+    return rc;
+  opts->backoff_max_ms = v;
+  /* The budget: 0 (or -1) turns it off; absent keeps the library's. */
+  if (o->has_retry_budget) {
+    opts->retry_budget = o->retry_budget <= 0 ? -1 : (int)o->retry_budget;
+  } else if (conf_find("meter", "retry_budget")) {
+    if ((rc = knob(0, "retry_budget", -1, 1000000L, &v)) != 0)
+      return rc;
+    opts->retry_budget = v <= 0 ? -1 : (int)v;
+  }
+  return 0;
+}
+
+/* meter_client_new, with the flag and variable of every setting its error
+ * message names. */
+static int create(const meter_client_options *opts, const char *backend, int known,
+                  meter_client **out)
+{
+  meter_error err;
+  int st = meter_client_new(out, opts, &err);
+  if (st == METER_OK)
+    return 0;
+  char hint[512] = "";
+  for (const cli_setting *s = cli_settings; s->name; s++) {
+    char quoted[80];
+    snprintf(quoted, sizeof quoted, "'%s'", s->name);
+    if (strcmp(s->backend, backend) != 0 || !strstr(err.message, quoted))
+      continue;
+    snprintf(hint + strlen(hint), sizeof hint - strlen(hint), "%s%s: %s%s%s%s",
+             hint[0] ? "; " : " (", s->name, s->flag ? "--" : "", s->flag ? s->flag : "",
+             s->flag && s->env ? " or " : "", s->env ? s->env : "");
+  }
+  if (hint[0])
+    snprintf(hint + strlen(hint), sizeof hint - strlen(hint), ")");
+  int code = cli_exit_for_status(st);
+  if (!known && st == METER_ECONFIG)
+    code = CLI_EXIT_USAGE; /* most likely an unknown --backend */
+  *out = NULL;
+  return cli_fail(code, "%s%s", err.message, hint);
+}
+
 int cli_client_new(cli_opts *o, meter_client **out)
 {
   *out = NULL;
@@ -460,110 +623,32 @@ int cli_client_new(cli_opts *o, meter_client **out)
     return cli_fail(CLI_EXIT_INTERNAL, "out of memory");
   }
   size_t n = 0;
-  logctx.verbose = o->verbose;
-  logctx.nsecrets = 0;
-
-  /* Flags (and --set) first: each must be a setting of this back end. */
-  for (size_t i = 0; i < o->nsettings && rc == 0; i++) {
-    const cli_setting *s = cli_setting_find(backend, o->settings[i].key);
-    if (known && !s) {
-      const cli_setting *any = NULL;
-      for (const cli_setting *k = cli_settings; k->name && !any; k++)
-        if (strcmp(k->name, o->settings[i].key) == 0)
-          any = k;
-      rc = cli_fail(CLI_EXIT_USAGE, "'%s' is not a setting of the %s back end%s%s%s",
-                    o->settings[i].key, backend, any ? " (it belongs to " : "",
-                    any ? any->backend : "", any ? ")" : "");
-      break;
-    }
-    res[n++] = (resolved){ o->settings[i].key, o->settings[i].value, "the command line", 3 };
+  const char *endpoint = resolve_endpoint(o, backend);
+  if ((rc = from_flags(o, backend, known, res, &n)) == 0) {
+    from_env_and_file(backend, res, &n);
+    rc = unknown_file_keys(backend, known, res, &n);
   }
-
-  /* Then the environment, then the file, for the settings the command knows. */
-  for (const cli_setting *s = cli_settings; rc == 0 && s->name; s++) {
-    if (strcmp(s->backend, backend) != 0)
-      continue;
-    int given = 0;
-    for (size_t k = 0; k < n; k++)
-      given |= strcmp(res[k].name, s->name) == 0;
-    if (given)
-      continue;
-    if (s->flags & CLI_SET_LIB_ENV) {
-      /* The library reads these variables itself; a set one outranks the file. */
-      if (env_value(s->env) || (strcmp(s->name, "region") == 0 && env_value("AWS_DEFAULT_REGION")) ||
-          ((s->flags & CLI_SET_AWS_CREDS) && aws_creds_in_env()))
-        continue;
-    } else if (env_value(s->env)) {
-      res[n++] = (resolved){ s->name, env_value(s->env), s->env, 2 };
-      continue;
-    }
-    const conf_entry *e = conf_find(backend, s->name);
-    if (e)
-      res[n++] = (resolved){ s->name, e->value, conf.path, 1 };
-  }
-
-  /* File keys the command does not know: refused for known back ends, passed
-   * on for back ends it has no table for (the library judges them). */
-  for (size_t i = 0; rc == 0 && i < conf.count; i++) {
-    const conf_entry *e = &conf.items[i];
-    if (strcmp(e->section, backend) != 0 || strcmp(e->key, "endpoint") == 0 ||
-        cli_setting_find(backend, e->key))
-      continue;
-    if (known) {
-      char list[512] = "";
-      for (const cli_setting *s = cli_settings; s->name; s++)
-        if (strcmp(s->backend, backend) == 0)
-          snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", list[0] ? ", " : "",
-                   s->name);
-      rc = cli_fail(CLI_EXIT_CONFIG, "%s:%d: unknown key '%s' in [%s] (known: endpoint, %s)",
-                    conf.path, e->line, e->key, backend, list);
-      break;
-    }
-    int given = 0;
-    for (size_t k = 0; k < n; k++)
-      given |= strcmp(res[k].name, e->key) == 0;
-    if (!given)
-      res[n++] = (resolved){ e->key, e->value, conf.path, 1 };
-  }
-
-  if (rc == 0)
+  if (rc == 0) {
     n = drop_outranked(backend, res, n);
-
-  const char *endpoint = o->endpoint && *o->endpoint ? o->endpoint : env_value("METER_ENDPOINT");
-  if (!endpoint)
-    endpoint = cli_config_get(backend, "endpoint");
-  if (!endpoint)
-    endpoint = cli_config_get("meter", "endpoint");
-
-  /* Required settings, named with every way to supply them. */
-  for (const requirement *rq = requirements; rc == 0 && rq->backend; rq++) {
-    if (strcmp(rq->backend, backend) != 0)
-      continue;
-    int have = 0, have_instead = 0;
-    for (size_t k = 0; k < n; k++) {
-      have |= strcmp(res[k].name, rq->name) == 0 && res[k].value[0];
-      have_instead |= rq->instead && strcmp(res[k].name, rq->instead) == 0 && res[k].value[0];
-    }
-    if (rq->instead && strcmp(rq->instead, "@endpoint") == 0)
-      have_instead = endpoint != NULL;
-    if (!have && !have_instead)
-      rc = need_message(backend, rq);
-  }
-
-  for (size_t k = 0; rc == 0 && k < n; k++) {
-    const cli_setting *s = cli_setting_find(backend, res[k].name);
-    settings[k].name = res[k].name;
-    settings[k].value = res[k].value;
-    if (((s && (s->flags & CLI_SET_SECRET)) || (!s && looks_secret(backend, res[k].name))) &&
-        logctx.nsecrets < MAX_SECRETS)
-      logctx.secrets[logctx.nsecrets++] = res[k].value;
-    /* Names and sources only: values may be secrets. */
-    cli_verbose(o, 1, "%s setting %s from %s", backend, res[k].name, res[k].source);
+    rc = check_requirements(backend, res, n, endpoint);
   }
 
   meter_client_options opts = METER_CLIENT_OPTIONS_INIT;
-  long v;
+  if (rc == 0)
+    rc = client_knobs(o, &opts);
   if (rc == 0) {
+    logctx.nsecrets = 0;
+    for (size_t k = 0; k < n; k++) {
+      const cli_setting *s = cli_setting_find(backend, res[k].name);
+      settings[k] = (meter_setting){ res[k].name, res[k].value };
+      if (((s && (s->flags & CLI_SET_SECRET)) || (!s && looks_secret(backend, res[k].name))) &&
+          logctx.nsecrets < MAX_SECRETS)
+        logctx.secrets[logctx.nsecrets++] = res[k].value;
+      /* Names and sources only: values may be secrets. */
+      cli_verbose(o, 1, "%s setting %s from %s", backend, res[k].name, res[k].source);
+    }
+    if (endpoint)
+      cli_verbose(o, 1, "endpoint %s", endpoint);
     opts.backend = backend;
     opts.endpoint = endpoint;
     opts.settings = settings;
@@ -574,52 +659,7 @@ int cli_client_new(cli_opts *o, meter_client **out)
     opts.insecure_skip_verify = o->insecure;
     opts.ca_bundle = o->ca_bundle ? o->ca_bundle : cli_config_get("meter", "ca_bundle");
     opts.user_agent_suffix = "meter-cli";
-    if (endpoint)
-      cli_verbose(o, 1, "endpoint %s", endpoint);
-  }
-  if (rc == 0 && (rc = knob(o, o->max_attempts, "max_attempts", 100, &v)) == 0)
-    opts.max_attempts = (unsigned)v;
-  if (rc == 0 && (rc = knob(o, o->deadline_ms, "deadline_ms", 86400000L, &v)) == 0)
-    opts.deadline_ms = v;
-  if (rc == 0 && (rc = knob(o, o->request_timeout_ms, "timeout_ms", 86400000L, &v)) == 0)
-    opts.request_timeout_ms = v;
-  if (rc == 0 && (rc = knob(o, o->connect_timeout_ms, "connect_timeout_ms", 86400000L, &v)) == 0)
-    opts.connect_timeout_ms = v;
-  if (rc == 0 && (rc = knob(o, o->backoff_base_ms, "backoff_base_ms", 3600000L, &v)) == 0)
-    opts.backoff_base_ms = v;
-  if (rc == 0 && (rc = knob(o, o->backoff_max_ms, "backoff_max_ms", 3600000L, &v)) == 0)
-    opts.backoff_max_ms = v;
-  if (rc == 0) {
-    if (o->has_retry_budget)
-      opts.retry_budget = o->retry_budget == 0 ? -1 : (int)o->retry_budget;
-    else if (conf_find("meter", "retry_budget") &&
-             (rc = knob(o, 0, "retry_budget", 1000000L, &v)) == 0)
-      opts.retry_budget = v <= 0 ? -1 : (int)v;
-  }
-
-  if (rc == 0) {
-    meter_error err;
-    int st = meter_client_new(out, &opts, &err);
-    if (st != METER_OK) {
-      /* Name the flag and variable for any setting the library mentions. */
-      char hint[512] = "";
-      for (const cli_setting *s = cli_settings; s->name; s++) {
-        char quoted[80];
-        snprintf(quoted, sizeof quoted, "'%s'", s->name);
-        if (strcmp(s->backend, backend) != 0 || !strstr(err.message, quoted))
-          continue;
-        snprintf(hint + strlen(hint), sizeof hint - strlen(hint), "%s%s: %s%s%s%s",
-                 hint[0] ? "; " : " (", s->name, s->flag ? "--" : "", s->flag ? s->flag : "",
-                 s->flag && s->env ? " or " : "", s->env ? s->env : "");
-      }
-      if (hint[0])
-        strcat(hint, ")");
-      int code = cli_exit_for_status(st);
-      if (!known && st == METER_ECONFIG)
-        code = CLI_EXIT_USAGE; /* most likely an unknown --backend */
-      rc = cli_fail(code, "%s%s", err.message, hint);
-      *out = NULL;
-    }
+    rc = create(&opts, backend, known, out);
   }
   free(res);
   free(settings);
