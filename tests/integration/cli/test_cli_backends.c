@@ -183,6 +183,53 @@ static void test_appdirect_status(void **state)
   cli_result_free(&r);
 }
 
+/* A request AppDirect is still processing: 0 without --wait, 3 when
+ * --wait's timeout passes first. */
+static void test_appdirect_status_still_processing(void **state)
+{
+  (void)cfx_begin(state);
+  const char *args[] = { "--appdirect-processing-ms", "600000", NULL };
+  sandbox_proc slow;
+  assert_int_equal(sandbox_start(&slow, args), 0);
+  cfx f2;
+  memset(&f2, 0, sizeof f2);
+  f2.sp = slow;
+  argv_b a = { 0 };
+  ab_add(&a, "send", "--json", NULL);
+  ab_appdirect(&a, &f2);
+  ab_add(&a, "--account", "acc-1", "--pricing-unit", "USER", "--quantity", "2", NULL);
+  cli_result r;
+  run_meter(&r, &a, NULL, NULL);
+  assert_int_equal(r.status, 0);
+  cJSON *lines = json_lines(r.out);
+  char id[128];
+  snprintf(id, sizeof id, "%s",
+           cJSON_GetObjectItem(cJSON_GetArrayItem(lines, 0), "request_id")->valuestring);
+  cJSON_Delete(lines);
+  cli_result_free(&r);
+
+  for (int wait = 0; wait < 2; wait++) {
+    a.n = 0;
+    ab_add(&a, "status", id, "--json", "--endpoint", slow.url, "--client-id",
+           "sandbox-appdirect-id", "--client-secret", SANDBOX_APPDIRECT_SECRET, NULL);
+    if (wait)
+      ab_add(&a, "--wait", "--timeout-s", "1", NULL);
+    run_meter(&r, &a, NULL, NULL);
+    if (r.status != (wait ? 3 : 0))
+      cli_dump(&r);
+    assert_int_equal(r.status, wait ? 3 : 0);
+    lines = json_lines(r.out);
+    cJSON *o = cJSON_GetArrayItem(lines, 0);
+    assert_string_equal(cJSON_GetObjectItem(o, "state")->valuestring, "processing");
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(o, "final")));
+    cJSON_Delete(lines);
+    if (wait)
+      assert_non_null(strstr(r.err, "still processing"));
+    cli_result_free(&r);
+  }
+  sandbox_stop(&slow);
+}
+
 static void test_resolve_customer(void **state)
 {
   cfx *f = cfx_begin(state);
@@ -238,6 +285,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_list_and_get),
     cmocka_unit_test(test_appdirect_status),
+    cmocka_unit_test(test_appdirect_status_still_processing),
     cmocka_unit_test(test_resolve_customer),
   };
   return cmocka_run_group_tests(tests, cfx_group_setup, cfx_group_teardown);
