@@ -41,59 +41,6 @@ static int stats_of(meter_spool *sp, meter_spool_stats *st)
   return meter_spool_stats_get(sp, st);
 }
 
-typedef struct closed_count {
-  int64_t now_us;
-  long n;
-} closed_count;
-
-#define HOUR_US (INT64_C(3600) * 1000000)
-#define DEFAULT_GRACE_US (INT64_C(300) * 1000000) /* meter_spool_options default */
-
-static int count_closed(const meter_spool_item *item, void *payload)
-{
-  closed_count *cc = payload;
-  if (meter_spool_item_time_us(item) + HOUR_US + DEFAULT_GRACE_US <= cc->now_us)
-    cc->n++;
-  return 0;
-}
-
-/* Open aggregates whose hour (and grace) has closed: the sender seals them
- * on its next cycle and they become sendable. */
-static long closed_but_open(meter_spool *sp)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  closed_count cc = { (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, 0 };
-  meter_spool_list(sp, METER_SPOOL_STATE_MASK(METER_SPOOL_OPEN), count_closed, &cc);
-  return cc.n;
-}
-
-static int64_t mono_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* meter_flush until nothing sendable is left. meter_flush seals hours only
- * with METER_FLUSH_OPEN_HOURS; hours that closed on their own are sealed by
- * the background sender's cycle, so with the sender running this flushes
- * again until those are through too (or the wait is over). */
-static int deliver_due(meter_spool *sp, long wait_ms, unsigned flags)
-{
-  int64_t end = wait_ms < 0 ? INT64_MAX : mono_ms() + wait_ms;
-  int rc;
-  for (;;) {
-    int64_t left = end == INT64_MAX ? -1 : end - mono_ms();
-    rc = meter_flush(sp, left < 0 && end != INT64_MAX ? 0 : (long)left, flags);
-    if (rc != METER_OK || !closed_but_open(sp))
-      return rc;
-    if (end != INT64_MAX && mono_ms() >= end)
-      return METER_ETIMEOUT;
-    usleep(100000);
-  }
-}
-
 int cli_spooler_open(cli_opts *o, meter_client *c, cli_spooler **out)
 {
   *out = NULL;
@@ -101,8 +48,9 @@ int cli_spooler_open(cli_opts *o, meter_client *c, cli_spooler **out)
   if (!s)
     return cli_fail(CLI_EXIT_INTERNAL, "out of memory");
   s->o = o;
-  /* Without --deliver this process only stores: no background sender. */
-  int code = open_spool(o, c, !o->deliver, &s->sp);
+  /* No background sender: without --deliver this process only stores;
+   * with it, meter_flush sends on this thread. */
+  int code = open_spool(o, c, 1, &s->sp);
   if (code) {
     free(s);
     return code;
@@ -242,7 +190,7 @@ int cli_spooler_finish(cli_spooler *s)
   int code = 0;
   if (s->o->deliver) {
     long wait = s->o->has_wait ? s->o->wait_ms : 60000;
-    int rc = deliver_due(s->sp, wait, s->o->flush_open_hours ? METER_FLUSH_OPEN_HOURS : 0);
+    int rc = meter_flush(s->sp, wait, s->o->flush_open_hours ? METER_FLUSH_OPEN_HOURS : 0);
     code = report_left(s->sp, s->dead_before, rc);
   }
   meter_close(s->sp, 0, 0);
@@ -390,7 +338,8 @@ static int spool_deliver(cli_opts *o)
   if (code)
     return code;
   meter_spool *sp;
-  if ((code = open_spool(o, c, 0, &sp)) != 0) {
+  /* --until-empty: flush on this thread; else the background sender. */
+  if ((code = open_spool(o, c, o->until_empty, &sp)) != 0) {
     cli_client_free(c);
     return code;
   }
@@ -399,7 +348,7 @@ static int spool_deliver(cli_opts *o)
   unsigned flags = o->flush_open_hours ? METER_FLUSH_OPEN_HOURS : 0;
   int rc;
   if (o->until_empty) {
-    rc = deliver_due(sp, o->has_wait ? o->wait_ms : -1, flags);
+    rc = meter_flush(sp, o->has_wait ? o->wait_ms : -1, flags);
     code = report_left(sp, dead_before, rc);
   } else {
     struct sigaction sa;
