@@ -15,6 +15,45 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
+#include <sys/types.h>
+
+/* Children not yet reaped: their pids cannot have been reused. */
+static pid_t tracked[64];
+static size_t ntracked;
+
+void sbx_track(pid_t pid)
+{
+  if (pid > 0 && ntracked < sizeof tracked / sizeof tracked[0])
+    tracked[ntracked++] = pid;
+}
+
+void sbx_untrack(pid_t pid)
+{
+  for (size_t i = 0; i < ntracked; i++)
+    if (tracked[i] == pid) {
+      tracked[i] = tracked[--ntracked];
+      return;
+    }
+}
+
+void sbx_stop(sandbox_proc *sp)
+{
+  sbx_untrack(sp->pid);
+  sandbox_stop(sp);
+}
+
+void sbx_stop_others(const sandbox_proc *keep)
+{
+  for (size_t i = 0; i < ntracked;) {
+    if (keep && tracked[i] == keep->pid) {
+      i++;
+      continue;
+    }
+    sandbox_proc p = { tracked[i], 0, "" };
+    tracked[i] = tracked[--ntracked];
+    sandbox_stop(&p); /* SIGTERM, then SIGKILL after 2 s; reaps it */
+  }
+}
 
 void sbx_start(sandbox_proc *sp, ...)
 {
@@ -28,6 +67,7 @@ void sbx_start(sandbox_proc *sp, ...)
   va_end(ap);
   args[n] = NULL;
   assert_int_equal(sandbox_start(sp, args), 0);
+  sbx_track(sp->pid);
 }
 
 typedef struct grow {

@@ -19,8 +19,17 @@ typedef struct http_resp {
   double seconds;       /* total time */
 } http_resp;
 
-/* Starts a sandbox with extra flags (NULL-terminated list), asserting. */
+/* Starts a sandbox with extra flags (NULL-terminated list), asserting. The
+ * process is remembered until sbx_stop, so a test that fails half-way does
+ * not leave it running: a teardown calls sbx_stop_others. */
 void sbx_start(sandbox_proc *sp, ...);
+void sbx_stop(sandbox_proc *sp);
+/* Stops every process started by sbx_start (or given to sbx_track) and not
+ * stopped yet, except `keep` (may be NULL). Usable as the body of a teardown. */
+void sbx_stop_others(const sandbox_proc *keep);
+/* Remembers / forgets a child process of the test for sbx_stop_others. */
+void sbx_track(pid_t pid);
+void sbx_untrack(pid_t pid);
 
 /* One request; headers are "Name: value" strings, NULL-terminated (may be
  * NULL). Returns out->status. */

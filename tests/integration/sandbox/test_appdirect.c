@@ -32,7 +32,16 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
   (void)state;
-  sandbox_stop(&sp);
+  sbx_stop(&sp);
+  sbx_stop_others(NULL);
+  return 0;
+}
+
+/* Stops the extra sandboxes of a test that failed before stopping them. */
+static int cleanup(void **state)
+{
+  (void)state;
+  sbx_stop_others(&sp);
   return 0;
 }
 
@@ -445,7 +454,7 @@ static void test_status_unknown_404(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup(f, reset)
+#define T(f) cmocka_unit_test_setup_teardown(f, reset, cleanup)
     T(test_token_client_credentials),
     T(test_token_wrong_credentials_401),
     T(test_token_unsupported_grant_400),

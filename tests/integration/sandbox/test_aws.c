@@ -32,7 +32,16 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
   (void)state;
-  sandbox_stop(&sp);
+  sbx_stop(&sp);
+  sbx_stop_others(NULL);
+  return 0;
+}
+
+/* Stops the extra sandboxes of a test that failed before stopping them. */
+static int cleanup(void **state)
+{
+  (void)state;
+  sbx_stop_others(&sp);
   return 0;
 }
 
@@ -232,7 +241,7 @@ static void test_configured_session_token_enforced(void **state)
   sg.session_token = "the-token";
   assert_int_equal(aws_call(&other, "ResolveCustomer", RESOLVE, &sg, &r), 200);
   http_resp_free(&r);
-  sandbox_stop(&other);
+  sbx_stop(&other);
 }
 
 static void test_unknown_operation(void **state)
@@ -446,7 +455,7 @@ static void test_meter_usage_region_mismatch(void **state)
   assert_int_equal(r.status, 400);
   assert_string_equal(aws_error(&r), "InvalidRegionException");
   http_resp_free(&r);
-  sandbox_stop(&other);
+  sbx_stop(&other);
 }
 
 /* ---- BatchMeterUsage ----------------------------------------------------------------- */
@@ -809,7 +818,7 @@ static void test_botocore_signed_request_accepted(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup(f, reset)
+#define T(f) cmocka_unit_test_setup_teardown(f, reset, cleanup)
     T(test_signed_request_accepted),
     T(test_unsigned_request_missing_token),
     T(test_unknown_access_key),

@@ -46,6 +46,7 @@ static void spawn(child *c, const char *const *args)
     _exit(127);
   }
   close(fd[1]);
+  sbx_track(c->pid);
   c->out = fd[0];
   size_t len = 0;
   while (len < sizeof c->line - 1) {
@@ -62,6 +63,7 @@ static void spawn(child *c, const char *const *args)
 /* Sends sig and returns the exit status (or -1 if it did not exit cleanly). */
 static int stop(child *c, int sig)
 {
+  sbx_untrack(c->pid);
   kill(c->pid, sig);
   int status = 0;
   for (int i = 0; i < 500; i++) {
@@ -117,8 +119,8 @@ static void test_parallel_sandboxes_get_own_ports(void **state)
   http_resp_free(&r);
   assert_int_equal(http_call(&b, "GET", "/_sandbox/ledger", NULL, NULL, &r), 200);
   http_resp_free(&r);
-  sandbox_stop(&a);
-  sandbox_stop(&b);
+  sbx_stop(&a);
+  sbx_stop(&b);
 }
 
 /* The local address of the listening socket on port, from /proc/net/tcp
@@ -153,11 +155,11 @@ static void test_binds_loopback_only(void **state)
   char addr[16];
   listen_address(sp.port, addr);
   if (!addr[0]) {
-    sandbox_stop(&sp);
+    sbx_stop(&sp);
     skip(); /* no /proc/net/tcp here */
   }
   assert_string_equal(addr, "0100007F");
-  sandbox_stop(&sp);
+  sbx_stop(&sp);
 }
 
 static void test_listen_flag(void **state)
@@ -188,6 +190,7 @@ static int run_status(const char *const *args, char *out, size_t size)
   close(c.out);
   int status;
   waitpid(c.pid, &status, 0);
+  sbx_untrack(c.pid);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -245,7 +248,7 @@ static void test_keep_alive(void **state)
     assert_int_equal(connects, i == 0 ? 1 : 0); /* the connection is reused */
   }
   curl_easy_cleanup(h);
-  sandbox_stop(&sp);
+  sbx_stop(&sp);
 }
 
 static void test_many_concurrent_connections(void **state)
@@ -286,7 +289,7 @@ static void test_many_concurrent_connections(void **state)
   }
   curl_multi_cleanup(m);
   assert_int_equal(ok, N);
-  sandbox_stop(&sp);
+  sbx_stop(&sp);
 }
 
 static void test_unknown_route_404(void **state)
@@ -300,7 +303,7 @@ static void test_unknown_route_404(void **state)
   http_resp_free(&r);
   assert_int_equal(http_call(&sp, "PATCH", "/v1/metering/usage-records", NULL, "{}", &r), 404);
   http_resp_free(&r);
-  sandbox_stop(&sp);
+  sbx_stop(&sp);
 }
 
 static void test_body_size_limit(void **state)
@@ -314,24 +317,32 @@ static void test_body_size_limit(void **state)
   http_resp r;
   assert_int_equal(http_call(&sp, "POST", "/v1/authenticate", NULL, big, &r), 413);
   http_resp_free(&r);
-  sandbox_stop(&sp);
+  sbx_stop(&sp);
+}
+
+/* Stops what a failed test left running. */
+static int cleanup(void **state)
+{
+  (void)state;
+  sbx_stop_others(NULL);
+  return 0;
 }
 
 int main(void)
 {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_startup_line_and_quiet_stdout),
-    cmocka_unit_test(test_sigint_stops_cleanly),
-    cmocka_unit_test(test_parallel_sandboxes_get_own_ports),
-    cmocka_unit_test(test_binds_loopback_only),
-    cmocka_unit_test(test_listen_flag),
-    cmocka_unit_test(test_help_lists_every_flag),
-    cmocka_unit_test(test_bad_flags_exit_2),
-    cmocka_unit_test(test_keep_alive),
-    cmocka_unit_test(test_many_concurrent_connections),
-    cmocka_unit_test(test_unknown_route_404),
-    cmocka_unit_test(test_body_size_limit),
+    cmocka_unit_test_teardown(test_startup_line_and_quiet_stdout, cleanup),
+    cmocka_unit_test_teardown(test_sigint_stops_cleanly, cleanup),
+    cmocka_unit_test_teardown(test_parallel_sandboxes_get_own_ports, cleanup),
+    cmocka_unit_test_teardown(test_binds_loopback_only, cleanup),
+    cmocka_unit_test_teardown(test_listen_flag, cleanup),
+    cmocka_unit_test_teardown(test_help_lists_every_flag, cleanup),
+    cmocka_unit_test_teardown(test_bad_flags_exit_2, cleanup),
+    cmocka_unit_test_teardown(test_keep_alive, cleanup),
+    cmocka_unit_test_teardown(test_many_concurrent_connections, cleanup),
+    cmocka_unit_test_teardown(test_unknown_route_404, cleanup),
+    cmocka_unit_test_teardown(test_body_size_limit, cleanup),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   curl_global_cleanup();

@@ -23,7 +23,16 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
   (void)state;
-  sandbox_stop(&sp);
+  sbx_stop(&sp);
+  sbx_stop_others(NULL);
+  return 0;
+}
+
+/* Stops the extra sandboxes of a test that failed before stopping them. */
+static int cleanup(void **state)
+{
+  (void)state;
+  sbx_stop_others(&sp);
   return 0;
 }
 
@@ -203,7 +212,7 @@ static void test_unknown_control_route(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup(f, reset)
+#define T(f) cmocka_unit_test_setup_teardown(f, reset, cleanup)
     T(test_fault_validation),
     T(test_faults_listed_and_cleared),
     T(test_delete_faults_stops_injection),

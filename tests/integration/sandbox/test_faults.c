@@ -27,7 +27,16 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
   (void)state;
-  sandbox_stop(&sp);
+  sbx_stop(&sp);
+  sbx_stop_others(NULL);
+  return 0;
+}
+
+/* Stops the extra sandboxes of a test that failed before stopping them. */
+static int cleanup(void **state)
+{
+  (void)state;
+  sbx_stop_others(&sp);
   return 0;
 }
 
@@ -317,7 +326,7 @@ static void pattern_for_seed(const char *seed, char out[41])
     http_resp_free(&r);
   }
   out[40] = '\0';
-  sandbox_stop(&p);
+  sbx_stop(&p);
 }
 
 static void test_rate_is_deterministic_per_seed(void **state)
@@ -346,7 +355,7 @@ static void test_fault_flag_with_param(void **state)
   assert_int_equal(http_header(&r, "Retry-After", ra, sizeof ra), 0);
   assert_string_equal(ra, "9");
   http_resp_free(&r);
-  sandbox_stop(&p);
+  sbx_stop(&p);
 }
 
 static void test_star_route_hits_every_marketplace(void **state)
@@ -366,7 +375,7 @@ static void test_star_route_hits_every_marketplace(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup(f, reset)
+#define T(f) cmocka_unit_test_setup_teardown(f, reset, cleanup)
     T(test_error500_then_recovers),
     T(test_error500_aws_format),
     T(test_error503),

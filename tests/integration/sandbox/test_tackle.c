@@ -26,7 +26,16 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
   (void)state;
-  sandbox_stop(&sp);
+  sbx_stop(&sp);
+  sbx_stop_others(NULL);
+  return 0;
+}
+
+/* Stops the extra sandboxes of a test that failed before stopping them. */
+static int cleanup(void **state)
+{
+  (void)state;
+  sbx_stop_others(&sp);
   return 0;
 }
 
@@ -706,13 +715,13 @@ static void test_send_delay_zero_sends_at_once(void **state)
   aws_rec(b, sizeof b, "c1", "13:10", 2);
   assert_int_equal(tackle_call(&other, t, "PUT", RECORDS, b, &r), 409);
   http_resp_free(&r);
-  sandbox_stop(&other);
+  sbx_stop(&other);
 }
 
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup(f, reset)
+#define T(f) cmocka_unit_test_setup_teardown(f, reset, cleanup)
     T(test_auth_returns_bearer_token),
     T(test_auth_missing_field_is_invalid_fields),
     T(test_auth_wrong_secret_is_refused),
