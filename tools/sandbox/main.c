@@ -7,6 +7,7 @@
 
 #include "core/alloc.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -195,6 +196,13 @@ int main(int argc, char **argv)
   }
   if (optind < argc) {
     fprintf(stderr, "meter-sandbox: unexpected argument '%s' (see --help)\n", argv[optind]);
+    return 2;
+  }
+  unsigned char addr[16];
+  if (inet_pton(AF_INET, s.cfg.listen_addr, addr) != 1 &&
+      inet_pton(AF_INET6, s.cfg.listen_addr, addr) != 1) {
+    fprintf(stderr, "meter-sandbox: --listen: not an IPv4 or IPv6 address: %s\n",
+            s.cfg.listen_addr);
     return 2;
   }
   if (!s.cfg.aws_resource_region)

@@ -222,6 +222,9 @@ static void test_bad_flags_exit_2(void **state)
   assert_int_equal(run_status((const char *const[]){ "--fault", "tackle.put:explode", NULL }, out,
                               sizeof out),
                    2);
+  assert_int_equal(run_status((const char *const[]){ "--listen", "localhost", NULL }, out,
+                              sizeof out),
+                   2);
 }
 
 static size_t discard(char *d, size_t s, size_t m, void *ud)
