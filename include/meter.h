@@ -20,5 +20,9 @@
 #include "meter/errors.h"
 #include "meter/record.h"
 #include "meter/client.h"
+#include "meter/reliable.h"
+#include "meter/tackle.h"
+#include "meter/appdirect.h"
+#include "meter/aws.h"
 
 #endif /* METER_H */
