@@ -420,7 +420,7 @@ static void test_fork_child_cannot_use_the_parents_spool(void **state)
              meter_flush(f->sp, 100, 0) == METER_ECLOSED;
     meter_close(f->sp, 1000, 0); /* frees the child's copy only */
     /* The child opens its own. */
-    meter_spool *mine;
+    meter_spool *mine = NULL;
     meter_spool_options co = opts(1);
     co.path = f->path;
     ok = ok && meter_spool_open(&mine, f->c, &co, &e) == METER_OK &&
