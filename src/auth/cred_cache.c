@@ -31,7 +31,20 @@ void mtr_cred_cache_dispose(mtr_cred_cache *c)
 
 static int usable(const mtr_cred_cache *c, int64_t now)
 {
-  return c->value && (c->expires_us == 0 || now < c->expires_us - c->refresh_ahead_us);
+  return c->value && (c->expires_us == 0 || now < c->refresh_at_us);
+}
+
+/* Refresh `refresh_ahead` before expiry, but not before 90% of the lifetime. */
+static int64_t refresh_time(const mtr_cred_cache *c, int64_t fetched, int64_t expires)
+{
+  if (expires == 0)
+    return 0;
+  int64_t ahead = (expires - fetched) / 10;
+  if (ahead > c->refresh_ahead_us)
+    ahead = c->refresh_ahead_us;
+  if (ahead < 0)
+    ahead = 0;
+  return expires - ahead;
 }
 
 int mtr_cred_cache_get(mtr_cred_cache *c, void **copy, unsigned *generation, meter_error *err)
@@ -86,11 +99,11 @@ int mtr_cred_cache_get(mtr_cred_cache *c, void **copy, unsigned *generation, met
       c->ops->free(c->value);
     c->value = value;
     c->expires_us = expires;
+    c->refresh_at_us = refresh_time(c, now, expires);
     c->generation++;
     mtr_cond_broadcast(&c->changed);
-    if (expires && expires - now <= c->refresh_ahead_us)
-      MTR_WARN(c->log, "%s expires in %lld s, sooner than the refresh margin", c->what,
-               (long long)((expires - now) / 1000000));
+    if (expires && expires <= now)
+      MTR_WARN(c->log, "%s arrived already expired; using it once", c->what);
     MTR_DEBUG(c->log, "%s refreshed (expires in %lld s)", c->what,
               expires ? (long long)((expires - now) / 1000000) : -1LL);
     /* A value that expires within the margin is still used once rather than
@@ -115,7 +128,7 @@ void mtr_cred_cache_invalidate(mtr_cred_cache *c, unsigned generation)
   if (c->value && c->generation == generation) {
     c->ops->free(c->value);
     c->value = NULL;
-    c->expires_us = 0;
+    c->expires_us = c->refresh_at_us = 0;
   }
   mtr_mutex_unlock(&c->lock);
 }

@@ -27,9 +27,10 @@ typedef struct mtr_cred_cache {
   const mtr_hooks *hooks;
   mtr_logger *log;
   const char *what;            /* "Tackle token", for messages */
-  int64_t refresh_ahead_us;    /* refresh this long before expiry */
+  int64_t refresh_ahead_us;    /* refresh this long before expiry (at most) */
   void *value;
-  int64_t expires_us;
+  int64_t expires_us;          /* the value's own expiry (0 = never) */
+  int64_t refresh_at_us;       /* when to fetch a new one */
   unsigned generation;         /* bumped on every new value */
   int fetching;
   meter_error last_error;      /* of the last failed fetch */
@@ -42,7 +43,11 @@ void mtr_cred_cache_init(mtr_cred_cache *c, const mtr_cred_ops *ops, void *ctx,
 void mtr_cred_cache_dispose(mtr_cred_cache *c);
 
 /* A copy of a valid value (caller frees it with ops->free), fetching first
- * if there is none or it is within refresh_ahead of expiry. *generation
+ * if there is none or it is due for refresh. A value is refreshed
+ * refresh_ahead before it expires, but never earlier than nine tenths into
+ * its lifetime, so short-lived tokens (a sandbox's 30 s) are not refetched
+ * on every call. While one thread refreshes, others keep using the current
+ * value if it has not expired yet. *generation
  * (optional) identifies the value for mtr_cred_cache_invalidate. */
 int mtr_cred_cache_get(mtr_cred_cache *c, void **copy, unsigned *generation, meter_error *err);
 

@@ -6,6 +6,8 @@
  * with no refresh token worth relying on, so a new token is simply fetched. */
 #include "appdirect_int.h"
 
+#include "auth/bearer.h"
+
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/str.h"
@@ -19,8 +21,6 @@
 #define RENEW_AHEAD_MAX_US (300 * MTR_US_PER_SEC)
 /* An answer without expires_in: assume an hour (a 401 renews sooner). */
 #define DEFAULT_LIFETIME_S 3600
-/* Longer lifetimes are taken as this (and keep the arithmetic in range). */
-#define MAX_LIFETIME_S (30 * 24 * 3600)
 
 typedef struct token_call {
   mtr_appdirect *ad;
@@ -59,41 +59,17 @@ static int token_build(void *p, mtr_http_request *req, unsigned attempt, meter_e
   return rc == METER_OK ? METER_OK : mtr_error_set(err, METER_ENOMEM, "out of memory");
 }
 
-/* A 200 answer: {"access_token","token_type":"bearer","expires_in",...}. */
-static mtr_verdict read_token(token_call *c, const mtr_http_response *resp, meter_error *err)
-{
-  cJSON *root = mtr_json_parse(resp->body.ptr, resp->body.len, "AppDirect token answer", err);
-  if (!root)
-    return MTR_DONE;
-  const char *tok = mtr_json_str(root, "access_token");
-  const char *type = mtr_json_str(root, "token_type");
-  int64_t expires_in = DEFAULT_LIFETIME_S;
-  const cJSON *exp = cJSON_GetObjectItemCaseSensitive(root, "expires_in");
-  if (!tok || !*tok) {
-    mtr_error_set(err, METER_EPROTOCOL, "AppDirect token answer has no access_token");
-  } else if (type && !mtr_streq_nocase(type, "bearer")) {
-    mtr_error_set(err, METER_EPROTOCOL,
-                  "AppDirect token answer has token_type '%.40s'; only bearer tokens are usable",
-                  type);
-  } else if (exp && (mtr_json_item_int64(exp, &expires_in) != 0 || expires_in < 0)) {
-    mtr_error_set(err, METER_EPROTOCOL, "AppDirect token answer has an invalid expires_in");
-  } else if (!(c->token = mtr_strdup(tok))) {
-    mtr_error_set(err, METER_ENOMEM, "out of memory");
-  } else {
-    c->expires_in_s = expires_in < MAX_LIFETIME_S ? expires_in : MAX_LIFETIME_S;
-  }
-  cJSON_Delete(root);
-  return MTR_DONE;
-}
-
 static mtr_verdict token_handle(void *p, const mtr_http_response *resp, meter_error *err)
 {
   token_call *c = p;
   mtr_verdict v = mtr_classify_http_status(resp->status);
   if (v != MTR_DONE)
     return v;
-  if (resp->status >= 200 && resp->status < 300)
-    return read_token(c, resp, err);
+  if (resp->status >= 200 && resp->status < 300) {
+    mtr_bearer_read_answer(resp, "AppDirect token answer", DEFAULT_LIFETIME_S, c->ad->base.log,
+                           &c->token, &c->expires_in_s, err);
+    return MTR_DONE;
+  }
 
   /* OAuth errors are {"error","error_description"}; AppDirect's own API
    * errors are {"code","message"}: take whichever is there. */
@@ -138,16 +114,15 @@ static int fetch_token(void *ctx, void **value, int64_t *expires_us, meter_error
                                         token_give_up, NULL };
   mtr_appdirect *ad = ctx;
   token_call c = { ad, NULL, DEFAULT_LIFETIME_S };
+  /* Counted from when we asked: the time the answer took is not the token's. */
+  int64_t asked = mtr_now_us(ad->base.env->hooks);
   int rc = mtr_exchange(ad->base.env, &ops, &c, NULL, err);
   if (rc != METER_OK || !c.token) {
     mtr_free_secret_str(c.token);
     return rc != METER_OK ? rc : mtr_error_set(err, METER_EPROTOCOL, "no access token");
   }
   mtr_logger_add_secret(ad->base.log, c.token);
-  int64_t life = c.expires_in_s * MTR_US_PER_SEC;
-  int64_t ahead = life / 10 < RENEW_AHEAD_MAX_US ? life / 10 : RENEW_AHEAD_MAX_US;
-  /* The cache renews at this time; waiting threads use the old token until then. */
-  *expires_us = mtr_now_us(ad->base.env->hooks) + life - ahead;
+  *expires_us = asked + c.expires_in_s * MTR_US_PER_SEC;
   *value = c.token;
   MTR_DEBUG(ad->base.log, "AppDirect access token obtained (scope %s, expires in %lld s)",
             ad->scope, (long long)c.expires_in_s);
@@ -158,10 +133,10 @@ static const mtr_cred_ops token_ops = { fetch_token, mtr_cred_copy_string, mtr_c
 
 void mtr_appdirect_oauth_init(mtr_appdirect *ad)
 {
-  /* The renewal margin is folded into the expiry fetch_token reports, so it
-   * scales with the token's lifetime (seconds in the sandbox, hours live). */
+  /* Renewed RENEW_AHEAD_MAX_US before expiry, or at nine tenths of a shorter
+   * lifetime (the cache's rule: seconds in the sandbox, hours live). */
   mtr_cred_cache_init(&ad->token, &token_ops, ad, ad->base.env->hooks, ad->base.log,
-                      "AppDirect access token", 0);
+                      "AppDirect access token", RENEW_AHEAD_MAX_US);
 }
 
 void mtr_appdirect_oauth_dispose(mtr_appdirect *ad)
@@ -172,18 +147,7 @@ void mtr_appdirect_oauth_dispose(mtr_appdirect *ad)
 int mtr_appdirect_authorize(mtr_appdirect *ad, mtr_http_request *req, mtr_appdirect_auth *auth,
                             meter_error *err)
 {
-  void *tok = NULL;
-  int rc = mtr_cred_cache_get(&ad->token, &tok, &auth->generation, err);
-  if (rc != METER_OK)
-    return rc;
-  mtr_buf h = MTR_BUF_INIT;
-  mtr_buf_printf(&h, "Bearer %s", (const char *)tok);
-  rc = mtr_buf_status(&h);
-  if (rc == METER_OK)
-    rc = mtr_headers_set(&req->headers, "Authorization", mtr_buf_cstr(&h));
-  mtr_buf_dispose_secret(&h);
-  mtr_cred_free_string(tok);
-  return rc == METER_OK ? METER_OK : mtr_error_set(err, METER_ENOMEM, "out of memory");
+  return mtr_bearer_authorize(&ad->token, req, &auth->generation, err);
 }
 
 mtr_verdict mtr_appdirect_unauthorized(mtr_appdirect *ad, mtr_appdirect_auth *auth,

@@ -3,6 +3,7 @@
  * many threads send), or given by the caller as `access_token`. */
 #include "tackle_internal.h"
 
+#include "auth/bearer.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/str.h"
@@ -11,24 +12,18 @@
 #include <string.h>
 
 /*
- * How long before `expires_in` runs out a token is renewed: 10% of its
- * lifetime, at most 5 minutes. A token must still be valid when a request
- * reaches Tackle, which may be after retries and backoff (the default
- * deadline of a call is 60 s) and with some clock skew between us and the
- * issuer; 10% scales down for short-lived tokens (a 60 s sandbox token is
- * renewed after 54 s, not on every call), and 5 minutes is what the AWS SDKs
- * use ahead of credential expiry (marketplaces.md §4.3), ample for Tackle's
- * documented 90-minute tokens.
+ * How long before `expires_in` runs out a token is renewed: 5 minutes, or a
+ * tenth of its lifetime if that is shorter (the credential cache's rule). A
+ * token must still be valid when a request reaches Tackle, which may be after
+ * retries and backoff (the default deadline of a call is 60 s) and with some
+ * clock skew between us and the issuer; 5 minutes is what the AWS SDKs use
+ * ahead of credential expiry (marketplaces.md §4.3), ample for Tackle's
+ * documented 90-minute tokens, and a 60 s sandbox token is renewed after 54 s,
+ * not on every call.
  */
-#define TK_REFRESH_CAP_US (300 * MTR_US_PER_SEC)
+#define TK_REFRESH_AHEAD_US (300 * MTR_US_PER_SEC)
 /* When an answer has no usable expires_in: Tackle's documented lifetime. */
 #define TK_DEFAULT_LIFETIME_S 5400
-
-int64_t tk_refresh_margin_us(int64_t lifetime_us)
-{
-  int64_t m = lifetime_us / 10;
-  return m > TK_REFRESH_CAP_US ? TK_REFRESH_CAP_US : m < 0 ? 0 : m;
-}
 
 typedef struct auth_call {
   tk_backend *be;
@@ -77,36 +72,10 @@ static mtr_verdict auth_handle(void *p, const mtr_http_response *resp, meter_err
                   resp->status, e.code[0] ? e.code : "", e.message[0] ? ": " : "", e.message);
     return MTR_DONE;
   }
-  cJSON *root = mtr_json_parse(resp->body.ptr, resp->body.len, "Tackle token answer", err);
-  if (!root)
-    return MTR_DONE;
-  const char *tok = mtr_json_str(root, "access_token");
-  if (!tok || !*tok) {
-    cJSON_Delete(root);
-    mtr_error_set(err, METER_EPROTOCOL, "Tackle %s answered 200 without an access_token",
-                  TK_AUTH_PATH);
-    return MTR_DONE;
-  }
-  const char *type = mtr_json_str(root, "token_type");
-  if (type && !mtr_streq_nocase(type, "bearer"))
-    MTR_WARN(c->be->base.log, "Tackle token_type is '%.20s', using it as a bearer token", type);
-  int64_t life = 0;
-  if (mtr_json_int64(root, "expires_in", &life) != 0 || life <= 0) {
-    MTR_WARN(c->be->base.log, "Tackle token answer has no usable expires_in; assuming %d s",
-             TK_DEFAULT_LIFETIME_S);
-    life = TK_DEFAULT_LIFETIME_S;
-  }
   mtr_free_secret_str(c->token);
-  c->token = mtr_strdup(tok);
-  /* Wipe the parsed copy of the token. */
-  cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "access_token");
-  memset(t->valuestring, 0, strlen(t->valuestring));
-  cJSON_Delete(root);
-  if (!c->token) {
-    mtr_error_set(err, METER_ENOMEM, "out of memory");
-    return MTR_DONE;
-  }
-  c->lifetime_s = life;
+  c->token = NULL;
+  mtr_bearer_read_answer(resp, "Tackle token answer", TK_DEFAULT_LIFETIME_S, c->be->base.log,
+                         &c->token, &c->lifetime_s, err);
   return MTR_DONE;
 }
 
@@ -131,14 +100,11 @@ static int fetch_token(void *ctx, void **value, int64_t *expires_us, meter_error
     return rc;
   }
   mtr_logger_add_secret(be->base.log, c.token);
-  int64_t life = c.lifetime_s * MTR_US_PER_SEC;
-  /* The cache is told the renewal time as the expiry (its own margin is 0):
-   * the margin depends on each token's lifetime. Counted from when we asked,
-   * so the time the answer took is not credited to the token. */
-  *expires_us = asked + life - tk_refresh_margin_us(life);
+  /* Counted from when we asked, so the time the answer took is not credited
+   * to the token. */
+  *expires_us = asked + c.lifetime_s * MTR_US_PER_SEC;
   *value = c.token;
-  MTR_DEBUG(be->base.log, "Tackle token obtained, valid %lld s (renewed %lld s before)",
-            (long long)c.lifetime_s, (long long)(tk_refresh_margin_us(life) / MTR_US_PER_SEC));
+  MTR_DEBUG(be->base.log, "Tackle token obtained, valid %lld s", (long long)c.lifetime_s);
   return METER_OK;
 }
 
@@ -172,7 +138,7 @@ int tk_auth_init(tk_backend *be, const mtr_config *cfg, meter_error *err)
   if (!be->client_id || !be->client_secret)
     return mtr_error_set(err, METER_ENOMEM, "out of memory");
   mtr_cred_cache_init(&be->tokens, &token_ops, be, be->base.env->hooks, be->base.log,
-                      "Tackle token", 0);
+                      "Tackle token", TK_REFRESH_AHEAD_US);
   be->have_cache = 1;
   return METER_OK;
 }
@@ -190,22 +156,12 @@ void tk_auth_dispose(tk_backend *be)
 
 int tk_auth_apply(tk_backend *be, mtr_http_request *req, tk_auth_state *st, meter_error *err)
 {
-  char *tok = NULL;
-  int rc;
-  if (be->static_token) {
-    tok = mtr_strdup(be->static_token);
-    rc = tok ? METER_OK : mtr_error_set(err, METER_ENOMEM, "out of memory");
-  } else {
-    void *v = NULL;
-    rc = mtr_cred_cache_get(&be->tokens, &v, &st->generation, err);
-    tok = v;
-  }
-  if (rc != METER_OK)
-    return rc;
+  if (!be->static_token)
+    return mtr_bearer_authorize(&be->tokens, req, &st->generation, err);
   mtr_buf h = MTR_BUF_INIT;
-  mtr_buf_printf(&h, "Bearer %s", tok);
-  mtr_free_secret_str(tok);
-  rc = mtr_buf_status(&h) ? METER_ENOMEM : mtr_headers_set(&req->headers, "Authorization", h.ptr);
+  mtr_buf_puts(&h, "Bearer ");
+  mtr_buf_puts(&h, be->static_token);
+  int rc = mtr_buf_status(&h) ? METER_ENOMEM : mtr_headers_set(&req->headers, "Authorization", h.ptr);
   mtr_buf_dispose_secret(&h);
   return rc == METER_OK ? METER_OK : mtr_error_set(err, METER_ENOMEM, "out of memory");
 }

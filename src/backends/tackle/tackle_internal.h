@@ -64,8 +64,6 @@ mtr_verdict tk_auth_refused(tk_backend *be, tk_auth_state *st, const mtr_http_re
                             const char *what, meter_error *err);
 /* For tests and logs: how many tokens were fetched. */
 unsigned tk_auth_fetches(tk_backend *be);
-/* The refresh margin for a token living `lifetime_us` (10%, at most 5 min). */
-int64_t tk_refresh_margin_us(int64_t lifetime_us);
 
 /* ---- validate.c ---- */
 int tk_validate(mtr_backend *be, const meter_record *rec, mtr_result *res);

@@ -37,14 +37,6 @@ static tk_backend *backend(tk_fx *f)
   return (tk_backend *)f->c->backend;
 }
 
-static void test_margin(void **state)
-{
-  (void)state;
-  assert_int_equal(tk_refresh_margin_us(5400 * SEC), 300 * SEC); /* capped */
-  assert_int_equal(tk_refresh_margin_us(100 * SEC), 10 * SEC);
-  assert_int_equal(tk_refresh_margin_us(2 * SEC), 200000);
-}
-
 static void test_cached_then_renewed_before_expiry(void **state)
 {
   (void)state;
@@ -379,7 +371,6 @@ static void test_threads_401_one_refresh(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_margin),
     cmocka_unit_test(test_cached_then_renewed_before_expiry),
     cmocka_unit_test(test_long_token_renewed_5_minutes_early),
     cmocka_unit_test(test_401_reauthenticates_once),
