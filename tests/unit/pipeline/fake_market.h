@@ -19,6 +19,7 @@
 #include "backends/backend.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 enum { FM_AGGREGATE, FM_REPLACE, FM_REQUEST, FM_UNSAFE };
@@ -44,9 +45,9 @@ typedef struct fake_market {
   int drop_next;              /* applied, then no answer */
   int64_t slow_us;            /* before answering (honours the sender's deadline) */
   int64_t hang_after_apply_us;/* applied, then the answer takes this long */
-  volatile int hanging;       /* 1 while a request hangs after applying */
-  /* What it saw. */
-  int requests;
+  atomic_int hanging;         /* 1 while a request hangs after applying */
+  /* What it saw (requests is read while the sender runs). */
+  atomic_int requests;
   int64_t billed;             /* units billed */
   int duplicates;
   int rejected;
