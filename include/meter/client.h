@@ -92,6 +92,25 @@ typedef struct meter_client_options {
 /* Fills `opts` with defaults for callers that cannot use the macro (FFI). */
 METER_EXTERN(int) meter_client_options_init(meter_client_options *opts, unsigned int version);
 
+/* ---- discovery --------------------------------------------------------- */
+
+/* The back ends built into this library ("tackle", "appdirect", "aws"). */
+METER_EXTERN(size_t) meter_backend_count(void);
+/* The index-th back end's name, or NULL past the end. Static string. */
+METER_EXTERN(const char *) meter_backend_name(size_t index);
+
+#define METER_SETTING_SECRET 1u    /* never logged; wiped from memory when freed */
+#define METER_SETTING_REQUIRED 2u  /* meter_client_new fails without it */
+
+/*
+ * The index-th setting that back end accepts: its name, METER_SETTING_* flags
+ * and a one-line description (static strings; any out-parameter may be
+ * NULL). METER_ENOTFOUND past the last setting or for an unknown back end.
+ * Lets bindings and tools offer every setting without a copy of the list.
+ */
+METER_EXTERN(int) meter_backend_setting(const char *backend, size_t index, const char **name,
+                                        unsigned int *flags, const char **help);
+
 /* ---- client ------------------------------------------------------------ */
 
 /*

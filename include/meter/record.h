@@ -112,6 +112,10 @@ METER_EXTERN(const char *) meter_record_errmsg(const meter_record *record);
 /* Adds (or replaces) a free-form attribute (AppDirect `attributes`). */
 METER_EXTERN(int) meter_record_set_attribute(meter_record *record,
                                              const char *key, const char *value);
+/* As meter_record_set_attribute, for strings that are not NUL-terminated. */
+METER_EXTERN(int) meter_record_set_attributen(meter_record *record, const char *key,
+                                              size_t key_length, const char *value,
+                                              size_t value_length);
 
 METER_END_DECL
 

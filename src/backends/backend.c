@@ -77,3 +77,33 @@ int mtr_invalid(mtr_result *res, meter_field field, const char *fmt, ...)
   mtr_result_str(&res->field, name);
   return METER_EINVAL;
 }
+
+size_t meter_backend_count(void)
+{
+  return sizeof builtin / sizeof builtin[0] - 1;
+}
+
+const char *meter_backend_name(size_t index)
+{
+  return index < meter_backend_count() ? builtin[index]->name : NULL;
+}
+
+int meter_backend_setting(const char *backend, size_t index, const char **name,
+                          unsigned int *flags, const char **help)
+{
+  const mtr_backend_ops *ops = mtr_backend_find(backend);
+  if (!ops || !ops->settings)
+    return METER_ENOTFOUND;
+  for (size_t i = 0; ops->settings[i].name; i++) {
+    if (i == index) {
+      if (name)
+        *name = ops->settings[i].name;
+      if (flags)
+        *flags = ops->settings[i].flags;
+      if (help)
+        *help = ops->settings[i].help;
+      return METER_OK;
+    }
+  }
+  return METER_ENOTFOUND;
+}

@@ -15,8 +15,8 @@
 #include "http/exchange.h"
 #include "meter/client.h"
 
-#define MTR_SETTING_SECRET 1u   /* never logged, wiped after use */
-#define MTR_SETTING_REQUIRED 2u /* the client cannot be created without it */
+#define MTR_SETTING_SECRET METER_SETTING_SECRET     /* never logged, wiped after use */
+#define MTR_SETTING_REQUIRED METER_SETTING_REQUIRED /* the client cannot be created without it */
 
 typedef struct mtr_setting_spec {
   const char *name;   /* "client_id" */

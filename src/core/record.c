@@ -418,24 +418,28 @@ size_t meter_record_allocation_count(const meter_record *r)
   return r ? r->nallocs : 0;
 }
 
-int meter_record_set_attribute(meter_record *r, const char *key, const char *value)
+int meter_record_set_attributen(meter_record *r, const char *key, size_t klen, const char *value,
+                                size_t vlen)
 {
-  if (!r || !key || !*key || !value)
+  if (!r || !key || !klen || !value)
     return METER_EINVAL;
   r->errmsg[0] = '\0';
-  if (mtr_has_ctl(key, strlen(key)) || mtr_has_ctl(value, strlen(value)))
+  if (klen > MTR_FIELD_MAX_LEN || vlen > MTR_FIELD_MAX_LEN)
+    return rec_error(r, "attribute: longer than %d bytes", MTR_FIELD_MAX_LEN);
+  if (mtr_has_ctl(key, klen) || mtr_has_ctl(value, vlen) || memchr(key, '\0', klen) ||
+      memchr(value, '\0', vlen))
     return rec_error(r, "attribute: control characters are not allowed");
-  char *v = mtr_strdup(value);
+  char *v = mtr_strndup(value, vlen);
   if (!v)
     return METER_ENOMEM;
   for (size_t i = 0; i < r->nattrs; i++) {
-    if (strcmp(r->attrs[i].key, key) == 0) {
+    if (strlen(r->attrs[i].key) == klen && memcmp(r->attrs[i].key, key, klen) == 0) {
       mtr_free(r->attrs[i].value);
       r->attrs[i].value = v;
       return METER_OK;
     }
   }
-  char *k = mtr_strdup(key);
+  char *k = mtr_strndup(key, klen);
   mtr_attribute *grown = k ? mtr_realloc(r->attrs, (r->nattrs + 1) * sizeof *grown) : NULL;
   if (!grown) {
     mtr_free(k);
@@ -447,6 +451,13 @@ int meter_record_set_attribute(meter_record *r, const char *key, const char *val
   r->attrs[r->nattrs].value = v;
   r->nattrs++;
   return METER_OK;
+}
+
+int meter_record_set_attribute(meter_record *r, const char *key, const char *value)
+{
+  if (!key || !value)
+    return METER_EINVAL;
+  return meter_record_set_attributen(r, key, strlen(key), value, strlen(value));
 }
 
 int mtr_record_dry_run(const meter_record *r)

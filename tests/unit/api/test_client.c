@@ -128,6 +128,33 @@ static void test_strerror_and_names(void **state)
   assert_true(METER_VERSION_CHECK(0, 1, 0));
 }
 
+static void test_backend_discovery(void **state)
+{
+  (void)state;
+  int seen = 0;
+  for (size_t i = 0; i < meter_backend_count(); i++) {
+    const char *b = meter_backend_name(i);
+    seen |= (strcmp(b, "tackle") == 0) | (strcmp(b, "appdirect") == 0) << 1 |
+            (strcmp(b, "aws") == 0) << 2;
+  }
+  assert_int_equal(seen, 7);
+  assert_null(meter_backend_name(meter_backend_count()));
+  const char *name, *help;
+  unsigned flags;
+  int found = 0;
+  for (size_t i = 0; meter_backend_setting("aws", i, &name, &flags, &help) == METER_OK; i++) {
+    assert_non_null(help);
+    if (strcmp(name, "secret_access_key") == 0)
+      found = (flags & METER_SETTING_SECRET) != 0;
+    if (strcmp(name, "region") == 0)
+      assert_false(flags & METER_SETTING_SECRET);
+  }
+  assert_true(found);
+  assert_int_equal(meter_backend_setting("tackle", 1000, &name, NULL, NULL), METER_ENOTFOUND);
+  assert_int_equal(meter_backend_setting("oracle", 0, NULL, NULL, NULL), METER_ENOTFOUND);
+  assert_int_equal(meter_backend_setting(NULL, 0, NULL, NULL, NULL), METER_ENOTFOUND);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -136,6 +163,7 @@ int main(void)
     cmocka_unit_test(test_settings_checked),
     cmocka_unit_test(test_insecure_is_logged_and_secrets_are_not),
     cmocka_unit_test(test_strerror_and_names),
+    cmocka_unit_test(test_backend_discovery),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

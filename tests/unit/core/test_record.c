@@ -124,6 +124,16 @@ static void test_allocations_attributes_dup(void **state)
   assert_int_equal(meter_record_set_attribute(r, "region", "us"), METER_OK);
   assert_int_equal(r->nattrs, 1);
   assert_string_equal(r->attrs[0].value, "us");
+  /* Length-taking form: an embedded NUL or a control character is refused,
+   * not silently cut. */
+  assert_int_equal(meter_record_set_attributen(r, "k\0x", 3, "v", 1), METER_EINVAL);
+  assert_int_equal(meter_record_set_attributen(r, "plan", 4, "gold\nX", 6), METER_EINVAL);
+  assert_int_equal(meter_record_set_attributen(r, "planxx", 4, "goldxx", 4), METER_OK);
+  assert_string_equal(r->attrs[1].key, "plan");
+  assert_string_equal(r->attrs[1].value, "gold");
+  assert_int_equal(meter_record_set_attributen(r, "plan", 4, "", 0), METER_OK);
+  assert_string_equal(r->attrs[1].value, "");
+  assert_int_equal(r->nattrs, 2);
   assert_int_equal(meter_record_dup(&d, r), METER_OK);
   assert_string_equal(meter_record_get(d, METER_FIELD_IDEMPOTENCY_KEY),
                       meter_record_get(r, METER_FIELD_IDEMPOTENCY_KEY));
