@@ -612,6 +612,26 @@ static ad_request *store_locked(sbx *s, sbx_appdirect *a, const char *key,
   return r;
 }
 
+/* --bench: a valid request is counted and answered 202, not stored (so
+ * neither its key nor its events are remembered: no 409, no status). */
+static void bench_accept(sbx *s, const char *key, const ad_parsed_event *pe, size_t n,
+                         sbx_response *resp)
+{
+  unsigned long long ok = 0;
+  for (size_t i = 0; i < n; i++)
+    ok += strncmp(pe[i].account, "bad-", 4) != 0;
+  atomic_fetch_add(&s->bench_appdirect_requests, 1);
+  atomic_fetch_add(&s->bench_appdirect_events, ok);
+  char id[37];
+  sbx_new_id(s, "appdirect", id);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "requestId", id);
+  cJSON_AddStringToObject(o, "idempotencyKey", key);
+  add_status_path(o, id);
+  sbx_respond_json(resp, 202, o);
+  cJSON_Delete(o);
+}
+
 static void usage(sbx *s, const sbx_request *req, sbx_response *resp)
 {
   char scope[96];
@@ -643,6 +663,10 @@ static void usage(sbx *s, const sbx_request *req, sbx_response *resp)
     goto done;
   }
   const char *key = sbx_json_get_string(body, "idempotencyKey");
+  if (s->cfg.bench) {
+    bench_accept(s, key, events, n, resp);
+    goto done;
+  }
   sbx_appdirect *a = s->appdirect;
   mtr_mutex_lock(&a->lock);
   const ad_request *first = sbx_map_gets(&a->by_key, key);

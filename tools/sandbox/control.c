@@ -82,6 +82,8 @@ static void reset(sbx *s, const sbx_request *req, sbx_response *resp)
   sbx_tackle_reset(s->tackle);
   sbx_appdirect_reset(s->appdirect);
   sbx_aws_reset(s->aws);
+  atomic_store(&s->bench_appdirect_requests, 0);
+  atomic_store(&s->bench_appdirect_events, 0);
   atomic_store(&s->clock_offset_us, (long long)s->cfg.clock_offset_us);
   respond_ok(resp);
 }
@@ -96,8 +98,15 @@ static void ledger(sbx *s, const sbx_request *req, sbx_response *resp)
   cJSON *t = cJSON_AddArrayToObject(o, "tackle");
   cJSON *a = cJSON_AddArrayToObject(o, "appdirect");
   cJSON *w = cJSON_AddArrayToObject(o, "aws");
-  if (!t || !a || !w || sbx_tackle_ledger(s, t) != 0 || sbx_appdirect_ledger(s, a) != 0 ||
-      sbx_aws_ledger(s, w) != 0) {
+  cJSON *b = NULL;
+  if (s->cfg.bench && (b = cJSON_AddObjectToObject(o, "bench")) != NULL) {
+    /* what --bench counted instead of storing */
+    cJSON_AddNumberToObject(b, "appdirect_requests",
+                            (double)atomic_load(&s->bench_appdirect_requests));
+    cJSON_AddNumberToObject(b, "appdirect_events", (double)atomic_load(&s->bench_appdirect_events));
+  }
+  if (!t || !a || !w || (s->cfg.bench && !b) || sbx_tackle_ledger(s, t) != 0 ||
+      sbx_appdirect_ledger(s, a) != 0 || sbx_aws_ledger(s, w) != 0) {
     cJSON_Delete(o);
     respond_error(resp, 500, "out of memory");
     return;

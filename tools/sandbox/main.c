@@ -35,6 +35,8 @@ static const char usage_text[] =
   "                                throttle, slow, reset, drop_after_apply, unprocessed;\n"
   "                                PARAM: delay ms (slow) or Retry-After s (throttle)\n"
   "  --clock-offset SECONDS        run the sandbox clock ahead (or behind, negative)\n"
+  "  --bench                       bench mode: keep nothing per new request (AWS\n"
+  "                                ClientTokens, AppDirect requests: counted only)\n"
   "  -v, --verbose                 log every request to stderr\n"
   "  -h, --help                    this text\n"
   "\n"
@@ -68,7 +70,7 @@ enum {
   OPT_TK_ID, OPT_TK_SECRET, OPT_TK_TTL, OPT_TK_DELAY,
   OPT_AD_ID, OPT_AD_SECRET, OPT_AD_TTL, OPT_AD_PROC,
   OPT_AWS_AKID, OPT_AWS_SECRET, OPT_AWS_TOKEN, OPT_AWS_REGION, OPT_AWS_RES_REGION,
-  OPT_AWS_METER_H, OPT_AWS_BATCH_H, OPT_SKEW
+  OPT_AWS_METER_H, OPT_AWS_BATCH_H, OPT_SKEW, OPT_BENCH
 };
 
 static const struct option options[] = {
@@ -95,6 +97,7 @@ static const struct option options[] = {
   { "aws-meter-window-hours", required_argument, NULL, OPT_AWS_METER_H },
   { "aws-batch-window-hours", required_argument, NULL, OPT_AWS_BATCH_H },
   { "max-skew", required_argument, NULL, OPT_SKEW },
+  { "bench", no_argument, NULL, OPT_BENCH },
   { "verbose", no_argument, NULL, 'v' },
   { "help", no_argument, NULL, 'h' },
   { NULL, 0, NULL, 0 },
@@ -189,6 +192,7 @@ int main(int argc, char **argv)
     case OPT_AWS_METER_H: s.cfg.aws_meter_window_h = (long)number("aws-meter-window-hours", optarg, 1, 24 * 366); break;
     case OPT_AWS_BATCH_H: s.cfg.aws_batch_window_h = (long)number("aws-batch-window-hours", optarg, 1, 24 * 366); break;
     case OPT_SKEW: s.cfg.max_skew_s = (long)number("max-skew", optarg, 0, 86400); break;
+    case OPT_BENCH: s.cfg.bench = 1; break;
     case 'v': s.cfg.verbose = 1; break;
     case 'h': fputs(usage_text, stdout); return 0;
     default: fputs(usage_text, stderr); return 2;

@@ -47,6 +47,9 @@ typedef struct sbx_config {
   uint64_t seed;
   size_t max_body;
   int verbose;
+  int bench;                        /* --bench: nothing retained per new request (AWS
+                                       ClientTokens, AppDirect requests); see
+                                       docs/sandbox.md, "Bench mode" */
 } sbx_config;
 
 /* ---- routes ------------------------------------------------------------------ */
@@ -139,6 +142,8 @@ typedef struct sbx {
   sbx_tackle *tackle;
   sbx_appdirect *appdirect;
   sbx_aws *aws;
+  atomic_ullong bench_appdirect_requests;  /* --bench: AppDirect usage accepted */
+  atomic_ullong bench_appdirect_events;    /* (requests, and events not failed) */
 } sbx;
 
 /* The sandbox clock (UTC microseconds): real time plus the offset set by

@@ -207,7 +207,7 @@ static void test_help_lists_every_flag(void **state)
                           "--aws-secret-access-key", "--aws-session-token", "--aws-region",
                           "--aws-resource-region", "--aws-meter-window-hours",
                           "--aws-batch-window-hours", "--max-skew", "--clock-offset",
-                          "--max-body", "--verbose", "--help" };
+                          "--max-body", "--bench", "--verbose", "--help" };
   for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
     if (!strstr(out, flags[i]))
       fail_msg("--help does not mention %s", flags[i]);
