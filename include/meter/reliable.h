@@ -274,7 +274,8 @@ METER_EXTERN(int) meter_close(meter_spool *spool, long deadline_ms, unsigned int
 
 /* A snapshot of a spool. The caller sets `version`; the library fills the
  * fields that version defines. Counts come from the spool file, so they
- * include the work of other processes; "this process" counters do not. */
+ * include the work of other processes; "this process" counters do not.
+ * Cheap enough to poll: nothing is sorted or sent by it. */
 typedef struct meter_spool_stats {
   unsigned int version;              /* METER_SPOOL_STATS_VERSION */
 

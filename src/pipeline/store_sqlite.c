@@ -2,8 +2,10 @@
  *
  * One file, WAL mode. Submits append to `inbox` (no index but the rowid:
  * sequential pages only); the sender's ingest moves them into `units` and
- * `contribs`, where the unique indexes on idempotency keys live. Durability: synchronous=FULL fsyncs the WAL at every
- * commit (survives a power loss); synchronous=NORMAL leaves it to the OS
+ * `contribs` (appended too), deduplicating through `seen`, the one table
+ * keyed by idempotency key: INSERT OR IGNORE there is the whole duplicate
+ * check, one random B-tree operation per record. Durability:
+ * synchronous=FULL fsyncs the WAL at every commit (survives a power loss); synchronous=NORMAL leaves it to the OS
  * (survives the death of the process, which is what kill -9 tests). Writes
  * go through one connection under a mutex (each operation is one IMMEDIATE
  * transaction); inspection reads a snapshot through a second, read-only
@@ -30,7 +32,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+#define CACHE_KIB 16384 /* the write connection's page cache: the `seen` index */
 #define BUSY_TIMEOUT_MS 10000
 #define MAX_LATE_HOPS 48 /* NEXT_HOUR: give up after two days of sealed hours */
 
@@ -75,15 +78,15 @@ static const char *const schema =
   " message TEXT,"
   " record_id TEXT,"
   " done_us INTEGER);"
-  "CREATE UNIQUE INDEX IF NOT EXISTS units_ikey ON units(ikey);"
   "CREATE INDEX IF NOT EXISTS units_due ON units(state, ready_us);"
   "CREATE INDEX IF NOT EXISTS units_key_due ON units(state, batch_key, ready_us);"
   "CREATE UNIQUE INDEX IF NOT EXISTS units_hour ON units(agg_key, time_us) WHERE kind = 2;"
   "CREATE INDEX IF NOT EXISTS units_batch ON units(batch_id) WHERE batch_id IS NOT NULL;"
   "CREATE TABLE IF NOT EXISTS contribs("
-  " ikey TEXT PRIMARY KEY, unit_id INTEGER NOT NULL, quantity INTEGER NOT NULL,"
-  " time_us INTEGER NOT NULL) WITHOUT ROWID;"
+  " id INTEGER PRIMARY KEY, unit_id INTEGER NOT NULL, ikey TEXT NOT NULL,"
+  " quantity INTEGER NOT NULL, time_us INTEGER NOT NULL);"
   "CREATE INDEX IF NOT EXISTS contribs_unit ON contribs(unit_id);"
+  "CREATE TABLE IF NOT EXISTS seen(ikey TEXT PRIMARY KEY) WITHOUT ROWID;"
   "CREATE TABLE IF NOT EXISTS inbox("
   " id INTEGER PRIMARY KEY, ikey TEXT NOT NULL, body TEXT NOT NULL, batch_key TEXT NOT NULL,"
   " batch_limit INTEGER NOT NULL, time_us INTEGER NOT NULL, window_us INTEGER NOT NULL,"
@@ -105,7 +108,10 @@ enum {
   S_INBOX_READ,
   S_INBOX_DROP,
   S_UNIT_BY_ID,
-  S_HAS_KEY,
+  S_SEE_KEY,
+  S_PURGE_PICK,
+  S_PURGE_SEEN_C,
+  S_PURGE_SEEN_U,
   S_INS_RECORD,
   S_FIND_HOUR,
   S_INS_AGG,
@@ -157,8 +163,12 @@ static const char *const sql[S_COUNT] = {
                    " ORDER BY id LIMIT ?",
   [S_INBOX_DROP] = "DELETE FROM inbox WHERE id = ?",
   [S_UNIT_BY_ID] = "SELECT " UNIT_COLS " FROM units WHERE id = ?",
-  [S_HAS_KEY] = "SELECT 1 FROM units WHERE ikey = ?1 UNION ALL "
-                "SELECT 1 FROM contribs WHERE ikey = ?1 LIMIT 1",
+  [S_SEE_KEY] = "INSERT OR IGNORE INTO seen(ikey) VALUES(?)",
+  [S_PURGE_PICK] = "SELECT id FROM units WHERE state = 4 AND done_us < ?1 AND (kind <> 2"
+                   " OR (flags & 2) = 0 OR (window_us > 0 AND time_us + window_us < ?2))"
+                   " LIMIT 100",
+  [S_PURGE_SEEN_C] = "DELETE FROM seen WHERE ikey IN (SELECT ikey FROM contribs WHERE unit_id = ?)",
+  [S_PURGE_SEEN_U] = "DELETE FROM seen WHERE ikey = (SELECT ikey FROM units WHERE id = ? AND kind = 1)",
   [S_INS_RECORD] = "INSERT INTO units(kind, state, ikey, body, bytes, nrecords, batch_key,"
                    " batch_limit, time_us, window_us, flags, submitted_us, ready_us)"
                    " VALUES(1, 2, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)",
@@ -229,11 +239,8 @@ static const char *const sql[S_COUNT] = {
   [S_DEL_UNIT] = "DELETE FROM units WHERE id = ?",
   [S_REQUEUE] = "UPDATE units SET state = 2, ready_us = ?, batch_id = NULL, attempts = 0,"
                 " done_us = NULL WHERE id = ?",
-  [S_PURGE_CONTRIBS] = "DELETE FROM contribs WHERE unit_id IN (SELECT id FROM units"
-                       " WHERE state = 4 AND done_us < ?1 AND (kind <> 2 OR (flags & 2) = 0"
-                       " OR (window_us > 0 AND time_us + window_us < ?2)))",
-  [S_PURGE_UNITS] = "DELETE FROM units WHERE state = 4 AND done_us < ?1 AND (kind <> 2"
-                    " OR (flags & 2) = 0 OR (window_us > 0 AND time_us + window_us < ?2))",
+  [S_PURGE_CONTRIBS] = "DELETE FROM contribs WHERE unit_id = ?",
+  [S_PURGE_UNITS] = "DELETE FROM units WHERE id = ?",
 };
 
 typedef struct sq_store {
@@ -412,14 +419,33 @@ static int configure(sq_store *s, const mtr_store_config *cfg, meter_error *err)
               err);
   if (rc == METER_OK)
     rc = exec(s, s->db, "PRAGMA foreign_keys=OFF", err);
+  char pragma[64];
+  snprintf(pragma, sizeof pragma, "PRAGMA cache_size=-%d", CACHE_KIB);
+  if (rc == METER_OK)
+    rc = exec(s, s->db, pragma, err);
   if (rc != METER_OK)
     return rc;
 
-  /* Schema and identity, once, in one transaction. */
+  /* Schema and identity, once, in one transaction; a spool written by
+   * another schema is refused, not altered. */
   if ((rc = exec(s, s->db, "BEGIN IMMEDIATE", err)) != METER_OK)
     return rc;
-  rc = exec(s, s->db, schema, err);
+  rc = exec(s, s->db,
+            "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            " WITHOUT ROWID", err);
   sqlite3_stmt *q = NULL;
+  if (rc == METER_OK &&
+      sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE name = 'schema'", -1, &q, NULL) ==
+        SQLITE_OK &&
+      sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) != SCHEMA_VERSION)
+    rc = mtr_error_set(err, METER_ECONFIG,
+                       "spool %s has schema %d; this libmeter uses schema %d (deliver or "
+                       "export it with the version that wrote it)",
+                       cfg->path, sqlite3_column_int(q, 0), SCHEMA_VERSION);
+  sqlite3_finalize(q);
+  q = NULL;
+  if (rc == METER_OK)
+    rc = exec(s, s->db, schema, err);
   const char *have_backend = NULL;
   if (rc == METER_OK) {
     int r = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE name = 'backend'", -1, &q,
@@ -588,16 +614,16 @@ static int sq_acquire_sender(mtr_store *base, int *acquired, meter_error *err)
 
 /* ---- append -------------------------------------------------------------- */
 
-static int key_exists(sq_store *s, const char *ikey, int *exists, meter_error *err)
+/* The duplicate check: records the key, or finds it already seen. */
+static int see_key(sq_store *s, const char *ikey, int *seen_before, meter_error *err)
 {
-  sqlite3_stmt *q = st(s, S_HAS_KEY, err);
+  sqlite3_stmt *q = st(s, S_SEE_KEY, err);
   if (!q)
     return METER_ESTORE;
   bind(q, "t", ikey);
-  int rc = sqlite3_step(q);
-  *exists = rc == SQLITE_ROW;
-  sqlite3_reset(q);
-  return rc == SQLITE_ROW || rc == SQLITE_DONE ? METER_OK : db_fail(s, s->db, rc, "key", err);
+  int rc = run(s, q, "key", err);
+  *seen_before = rc == METER_OK && sqlite3_changes(s->db) == 0;
+  return rc;
 }
 
 static int insert_contrib(sq_store *s, const mtr_store_input *in, int64_t unit_id,
@@ -792,7 +818,7 @@ static int ingest_one(sq_store *s, mtr_store_input *in, int64_t now, mtr_ingest_
                       id_list *dead, meter_error *err)
 {
   int exists;
-  int rc = key_exists(s, in->ikey, &exists, err);
+  int rc = see_key(s, in->ikey, &exists, err);
   uint64_t inbox_bytes = in->bytes;
   if (rc != METER_OK)
     return rc;
@@ -1584,18 +1610,34 @@ static int sq_requeue_dead(mtr_store *base, const char *ikey, int64_t now, size_
   return rc;
 }
 
+/* A hundred delivered units a round (with their contributions and keys):
+ * the sender purges once a minute and must not stall on a large backlog. */
 static int sq_purge(mtr_store *base, int64_t before, int64_t now, meter_error *err)
 {
   sq_store *s = (sq_store *)base;
+  int64_t ids[100];
+  size_t n = 0;
   int rc = begin(s, err);
   if (rc != METER_OK)
     return rc;
-  for (int w = S_PURGE_CONTRIBS; rc == METER_OK && w <= S_PURGE_UNITS; w++) {
-    sqlite3_stmt *q = st(s, w, err);
-    if (!q)
-      rc = METER_ESTORE;
-    else {
-      bind(q, "ii", before, now);
+  sqlite3_stmt *q = st(s, S_PURGE_PICK, err);
+  if (!q)
+    rc = METER_ESTORE;
+  else {
+    bind(q, "ii", before, now);
+    int r;
+    while (n < 100 && (r = sqlite3_step(q)) == SQLITE_ROW)
+      ids[n++] = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+  }
+  static const int steps[] = { S_PURGE_SEEN_C, S_PURGE_SEEN_U, S_PURGE_CONTRIBS, S_PURGE_UNITS };
+  for (size_t i = 0; rc == METER_OK && i < n; i++) {
+    for (size_t k = 0; rc == METER_OK && k < sizeof steps / sizeof steps[0]; k++) {
+      if (!(q = st(s, steps[k], err))) {
+        rc = METER_ESTORE;
+        break;
+      }
+      bind(q, "i", ids[i]);
       rc = run(s, q, "purge", err);
     }
   }

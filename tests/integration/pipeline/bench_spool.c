@@ -4,10 +4,14 @@
  *
  *   pipeline_bench [--backend aws|appdirect] [--threads N] [--records N]
  *                  [--batch N] [--durability full|process] [--dir DIR] [--keep]
+ *                  [--on-the-fly] [--reopen]
  *
  * --records is per thread. --batch N > 1 uses meter_submit_batch. The
- * records are built before the clock starts (that is the caller's work).
- * Prints one line: records/s, the process's RSS and the spool's size. */
+ * records are built before the clock starts (that is the caller's work),
+ * unless --on-the-fly (for memory: then they are built and freed as they
+ * go). --reopen then closes the spool and reopens it in this process to
+ * sort everything (what the sender does first after a restart), reporting
+ * its time and the RSS. Prints records/s, the RSS and the spool's size. */
 #include <meter.h>
 #include <meter/reliable.h>
 
@@ -22,12 +26,12 @@
 
 typedef struct args {
   const char *backend;
-  int threads, batch, durability, keep;
+  int threads, batch, durability, keep, on_the_fly, reopen;
   long records;
   char dir[256];
 } args;
 
-static args a = { "aws", 1, 1, METER_SPOOL_SYNC_FULL, 0, 20000, "" };
+static args a = { "aws", 1, 1, METER_SPOOL_SYNC_FULL, 0, 0, 0, 20000, "" };
 static meter_spool *sp;
 static int64_t hour_us;
 
@@ -66,8 +70,9 @@ static double started;
 static void *worker(void *p)
 {
   int t = (int)(intptr_t)p;
-  meter_record **recs = calloc((size_t)a.records, sizeof *recs);
-  for (long i = 0; recs && i < a.records; i++)
+  long built = a.on_the_fly ? a.batch : a.records;
+  meter_record **recs = calloc((size_t)built, sizeof *recs);
+  for (long i = 0; recs && !a.on_the_fly && i < a.records; i++)
     if (!(recs[i] = make(t, i)))
       exit(1);
   if (pthread_barrier_wait(&ready) == PTHREAD_BARRIER_SERIAL_THREAD)
@@ -75,17 +80,30 @@ static void *worker(void *p)
   pthread_barrier_wait(&ready);
   for (long i = 0; i < a.records; i += a.batch) {
     int n = (int)(a.records - i < a.batch ? a.records - i : a.batch);
+    meter_record **at = a.on_the_fly ? recs : recs + i;
+    for (int k = 0; a.on_the_fly && k < n; k++)
+      if (!(recs[k] = make(t, i + k)))
+        exit(1);
     meter_error e;
-    int rc = n == 1 ? meter_submit(sp, recs[i], &e) : meter_submit_batch(sp, recs + i, (size_t)n, &e);
+    int rc = n == 1 ? meter_submit(sp, at[0], &e) : meter_submit_batch(sp, at, (size_t)n, &e);
     if (rc != METER_OK) {
       fprintf(stderr, "submit: %s\n", e.message);
       exit(1);
     }
+    for (int k = 0; a.on_the_fly && k < n; k++)
+      meter_record_free(recs[k]);
   }
-  for (long i = 0; i < a.records; i++)
+  for (long i = 0; !a.on_the_fly && i < a.records; i++)
     meter_record_free(recs[i]);
   free(recs);
   return NULL;
+}
+
+static int count(const meter_spool_item *item, void *payload)
+{
+  (void)item;
+  (*(size_t *)payload)++;
+  return 0;
 }
 
 static long rss_kb(const char *field)
@@ -119,9 +137,14 @@ int main(int argc, char **argv)
       snprintf(a.dir, sizeof a.dir, "%s", v), i++;
     else if (strcmp(argv[i], "--keep") == 0)
       a.keep = 1;
+    else if (strcmp(argv[i], "--on-the-fly") == 0)
+      a.on_the_fly = 1;
+    else if (strcmp(argv[i], "--reopen") == 0)
+      a.reopen = 1;
     else {
       fprintf(stderr, "usage: %s [--backend aws|appdirect] [--threads N] [--records N] "
-                      "[--batch N] [--durability full|process] [--dir DIR] [--keep]\n", argv[0]);
+                      "[--batch N] [--durability full|process] [--dir DIR] [--keep] "
+                      "[--on-the-fly] [--reopen]\n", argv[0]);
       return 2;
     }
   }
@@ -186,6 +209,29 @@ int main(int argc, char **argv)
          a.threads, a.batch, total, secs, (double)total / secs,
          (unsigned long long)st.records_waiting, rss_open, rss_kb("VmHWM:"),
          (double)size / 1e6, (double)wal / 1e6);
+  if (a.reopen) {
+    /* A restart on a full spool: open, then sort everything received. */
+    snprintf(path, sizeof path, "%s/bench.spool", a.dir);
+    double t1 = now_s();
+    if (meter_spool_open(&sp, c, &so, &e) != METER_OK) {
+      fprintf(stderr, "reopen: %s\n", e.message);
+      return 1;
+    }
+    long rss_reopen = rss_kb("VmRSS:");
+    meter_spool_stats s2 = METER_SPOOL_STATS_INIT;
+    double t2 = now_s();
+    size_t open_entries = 0;
+    /* Listing sorts what was received first (as the sender's first round). */
+    meter_spool_list(sp, METER_SPOOL_STATE_MASK(METER_SPOOL_OPEN), count, &open_entries);
+    double sorted = now_s() - t2;
+    meter_spool_stats_get(sp, &s2);
+    printf("reopen: %.2f s to open, RSS %ld kB; sorting %llu records into %llu pending + %llu "
+           "open entries took %.2f s (%.0f records/s), RSS %ld kB, peak %ld kB\n",
+           t2 - t1, rss_reopen, (unsigned long long)st.records_waiting,
+           (unsigned long long)s2.pending, (unsigned long long)s2.open, sorted,
+           (double)st.records_waiting / sorted, rss_kb("VmRSS:"), rss_kb("VmHWM:"));
+    meter_close(sp, 0, 0);
+  }
   meter_client_free(c);
   if (!a.keep) {
     snprintf(path, sizeof path, "%s/bench.spool", a.dir);

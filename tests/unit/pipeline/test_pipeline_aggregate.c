@@ -63,17 +63,21 @@ static void test_hours_are_summed_and_sent_after_grace(void **state)
   submit_ok(f, pl_rec("c1", "d1", 5, PL_T0 + PL_HOUR));           /* 11:00:00: next hour */
   submit_ok(f, pl_rec("c2", "d1", 1, PL_T0 + 20 * 60 * INT64_C(1000000)));
 
-  /* Inspecting sorts what was received: three hours, all open. */
+  /* Stored, not sorted yet (stats is a cheap read; the sender sorts). */
   meter_spool_stats st = METER_SPOOL_STATS_INIT;
+  assert_int_equal(meter_spool_stats_get(f->sp, &st), METER_OK);
+  assert_int_equal(st.received, 4);
+  assert_int_equal(st.open, 0);
+  assert_int_equal(st.records_waiting, 4);
+  assert_int_equal(st.submitted, 4);
+
+  /* Sorted into three hours, all open: nothing is sent. */
+  assert_int_equal(meter_flush(f->sp, 1000, 0), METER_OK);
+  assert_int_equal(fm->requests, 0);
   assert_int_equal(meter_spool_stats_get(f->sp, &st), METER_OK);
   assert_int_equal(st.received, 0);
   assert_int_equal(st.open, 3);
   assert_int_equal(st.records_waiting, 4);
-  assert_int_equal(st.submitted, 4);
-
-  /* Nothing is sendable, nothing is sent. */
-  assert_int_equal(meter_flush(f->sp, 1000, 0), METER_OK);
-  assert_int_equal(fm->requests, 0);
   /* Closed, but within the grace (5 min by default). */
   set_clock(f, PL_T0 + PL_HOUR + 5 * 60 * INT64_C(1000000) - 1);
   assert_int_equal(meter_flush(f->sp, 1000, 0), METER_OK);
