@@ -356,6 +356,57 @@ static void test_resubmit_same_key_is_stored_once(void **state)
   assert_int_equal(ledger("c1", "d1", PL_T0), 3);
 }
 
+static void test_purge_after_keep_delivered(void **state)
+{
+  pl_fx *f = *state;
+  meter_spool_options o = METER_SPOOL_OPTIONS_INIT;
+  o.no_sender = 1;
+  o.keep_delivered_ms = 60 * 1000;
+  assert_int_equal(pl_open(f, &o), METER_OK);
+  meter_record *r = pl_rec("c1", "d1", 3, NOW);
+  meter_error e;
+  assert_int_equal(meter_submit(f->sp, r, &e), METER_OK);
+  assert_int_equal(meter_flush(f->sp, 1000, METER_FLUSH_OPEN_HOURS), METER_OK);
+  assert_int_equal(pl_count(f->sp, METER_SPOOL_DELIVERED), 1);
+  int64_t w;
+  /* Within keep_delivered_ms: kept, and a resubmission is recognised. */
+  set_clock(f, NOW + 30 * INT64_C(1000000));
+  assert_int_equal(mtr_sender_cycle(f->sp, 0, &w), 0);
+  assert_int_equal(pl_count(f->sp, METER_SPOOL_DELIVERED), 1);
+  assert_int_equal(meter_submit(f->sp, r, &e), METER_OK);
+  assert_int_equal(pl_count(f->sp, METER_SPOOL_DEAD), 0);
+  /* Later, purged with its contributions and keys. */
+  set_clock(f, NOW + 3 * 60 * INT64_C(1000000));
+  assert_int_equal(mtr_sender_cycle(f->sp, 0, &w), 0);
+  assert_int_equal(pl_count(f->sp, 0), 0);
+  /* The key is forgotten: the same record is a new one now (the window of
+   * deduplication is keep_delivered_ms). */
+  assert_int_equal(meter_submit(f->sp, r, &e), METER_OK);
+  assert_int_equal(pl_count(f->sp, METER_SPOOL_OPEN) + pl_count(f->sp, METER_SPOOL_PENDING), 1);
+  meter_record_free(r);
+}
+
+static void test_replaceable_hours_kept_until_their_window(void **state)
+{
+  pl_fx *f = *state;
+  fake_market_reset(fm, FM_REPLACE);
+  fm->window_us = 6 * PL_HOUR;
+  meter_spool_options o = METER_SPOOL_OPTIONS_INIT;
+  o.no_sender = 1;
+  o.keep_delivered_ms = 60 * 1000;
+  assert_int_equal(pl_open(f, &o), METER_OK);
+  submit_ok(f, pl_rec("c1", "d1", 3, NOW));
+  assert_int_equal(meter_flush(f->sp, 1000, METER_FLUSH_OPEN_HOURS), METER_OK);
+  int64_t w;
+  /* Its total must stay known while a late record could still revise it. */
+  set_clock(f, NOW + 2 * PL_HOUR);
+  assert_int_equal(mtr_sender_cycle(f->sp, 0, &w), 0);
+  assert_int_equal(pl_count(f->sp, METER_SPOOL_DELIVERED), 1);
+  set_clock(f, PL_T0 + 7 * PL_HOUR);
+  assert_int_equal(mtr_sender_cycle(f->sp, 0, &w), 0);
+  assert_int_equal(pl_count(f->sp, 0), 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -369,6 +420,9 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_key_survives_a_restart, setup, teardown),
     cmocka_unit_test_setup_teardown(test_request_membership_is_kept, setup, teardown),
     cmocka_unit_test_setup_teardown(test_resubmit_same_key_is_stored_once, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_purge_after_keep_delivered, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_replaceable_hours_kept_until_their_window, setup,
+                                    teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
