@@ -6,6 +6,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hooks.h"
 
 #include <sched.h>
 
@@ -15,6 +16,9 @@ void mtr_group_commit_init(mtr_group_commit *gc)
   gc->head = gc->tail = NULL;
   gc->leader = 0;
   gc->arriving = 0;
+  gc->queued = 0;
+  gc->last_group = 0;
+  gc->commit_delay_us = 0;
   gc->batch = NULL;
   gc->cap = 0;
 }
@@ -102,6 +106,7 @@ int mtr_group_commit_run(meter_spool *s, mtr_commit_ticket *t)
   mtr_cond_init(&t->cond);
   mtr_mutex_lock(&gc->lock);
   gc->arriving--;
+  gc->queued++;
   if (gc->tail)
     gc->tail->next = t;
   else
@@ -122,7 +127,20 @@ int mtr_group_commit_run(meter_spool *s, mtr_commit_ticket *t)
         sched_yield();
         mtr_mutex_lock(&gc->lock);
       }
+      /* With fsync, a commit is long: when the last one served several
+       * submitters, wait (a fraction of an fsync at most) for as many to
+       * queue again — they are still waking up from the last commit. */
+      if (gc->commit_delay_us > 0 && gc->last_group > 1 && gc->queued < gc->last_group) {
+        int64_t until = mtr_mono_us(mtr_hooks_default()) + gc->commit_delay_us;
+        while (gc->queued < gc->last_group && mtr_mono_us(mtr_hooks_default()) < until) {
+          mtr_mutex_unlock(&gc->lock);
+          sched_yield();
+          mtr_mutex_lock(&gc->lock);
+        }
+      }
       mtr_commit_ticket *list = gc->head;
+      gc->last_group = gc->queued;
+      gc->queued = 0;
       gc->head = gc->tail = NULL;
       mtr_mutex_unlock(&gc->lock);
       commit_group(s, list);

@@ -230,6 +230,10 @@ int meter_spool_open(meter_spool **out, meter_client *client, const meter_spool_
   pthread_cond_init(&s->cond, &ca);
   pthread_condattr_destroy(&ca);
   mtr_group_commit_init(&s->gc);
+  /* An fsync costs ~0.2-0.5 ms: waiting up to 0.2 ms for the submitters of
+   * the last group to come back is worth it; without fsync it is not. */
+  if (opts->durability == METER_SPOOL_SYNC_FULL)
+    s->gc.commit_delay_us = 200;
   atomic_init(&s->abort_io, 0);
   s->fork_gen = mtr_fork_generation();
   s->sops = &mtr_sqlite_store;

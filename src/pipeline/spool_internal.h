@@ -32,6 +32,9 @@ typedef struct mtr_group_commit {
   mtr_commit_ticket *head, *tail;
   int leader;
   int arriving;               /* submitters encoding records, about to enqueue */
+  int queued;                 /* tickets waiting */
+  int last_group;             /* tickets in the last commit */
+  int64_t commit_delay_us;    /* longest wait for a group to form (fsync only) */
   mtr_store_input **batch;    /* the leader's gathering array */
   size_t cap;
 } mtr_group_commit;
