@@ -10,16 +10,36 @@
 #include <ctype.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- hashing ------------------------------------------------------------ */
 
+/* SHA-256 fetched once: handing EVP_sha256() to OpenSSL 3 makes it look
+ * the implementation up again (locks, name lookups) on every call, and the
+ * HMAC() one-shot fetches a MAC as well; that was half the cost of a
+ * signature. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+  sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+#endif
+}
+
+static const EVP_MD *md_sha256(void)
+{
+  pthread_once(&sha256_once, sha256_fetch);
+  return sha256_md ? sha256_md : EVP_sha256();
+}
+
 static void sha256(const void *data, size_t len, unsigned char out[32])
 {
   unsigned int n = 32;
-  if (!EVP_Digest(data, len, out, &n, EVP_sha256(), NULL))
+  if (!EVP_Digest(data, len, out, &n, md_sha256(), NULL))
     memset(out, 0, 32);
 }
 
@@ -30,11 +50,33 @@ void mtr_sha256_hex(const void *data, size_t len, char out[65])
   mtr_hex_encode(md, 32, out);
 }
 
+/* HMAC-SHA256 (RFC 2104) over the fetched digest. */
 static int hmac(const void *key, size_t key_len, const void *data, size_t len,
                 unsigned char out[32])
 {
+  unsigned char k[64], pad[64], inner[32];
+  memset(k, 0, sizeof k);
+  if (key_len > sizeof k)
+    sha256(key, key_len, k);
+  else if (key_len)
+    memcpy(k, key, key_len);
+  const EVP_MD *md = md_sha256();
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   unsigned int n = 32;
-  return HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &n) ? 0 : -1;
+  int ok = ctx != NULL;
+  for (size_t i = 0; i < 64; i++)
+    pad[i] = k[i] ^ 0x36;
+  ok = ok && EVP_DigestInit_ex(ctx, md, NULL) && EVP_DigestUpdate(ctx, pad, 64) &&
+       EVP_DigestUpdate(ctx, data, len) && EVP_DigestFinal_ex(ctx, inner, &n);
+  for (size_t i = 0; i < 64; i++)
+    pad[i] = k[i] ^ 0x5c;
+  ok = ok && EVP_DigestInit_ex(ctx, md, NULL) && EVP_DigestUpdate(ctx, pad, 64) &&
+       EVP_DigestUpdate(ctx, inner, 32) && EVP_DigestFinal_ex(ctx, out, &n);
+  EVP_MD_CTX_free(ctx);
+  OPENSSL_cleanse(k, sizeof k);
+  OPENSSL_cleanse(pad, sizeof pad);
+  OPENSSL_cleanse(inner, sizeof inner);
+  return ok ? 0 : -1;
 }
 
 int mtr_sigv4_derive_key(const char *secret, const char *date, const char *region,

@@ -320,6 +320,21 @@ static void test_batch_meter_usage_vector(void **state)
   mtr_http_request_dispose(&req);
 }
 
+/* A secret longer than HMAC's 64-byte block ("AWS4" + 73 characters): the
+ * key is hashed first (RFC 2104). Reference computed with Python's hmac. */
+static void test_long_secret_key_derivation(void **state)
+{
+  (void)state;
+  unsigned char key[32];
+  char keyhex[65];
+  assert_int_equal(mtr_sigv4_derive_key("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY+a-much-longer-"
+                                        "secret-of-71-chars",
+                                        "20240101", "us-east-1", "aws-marketplace", key),
+                   METER_OK);
+  mtr_hex_encode(key, 32, keyhex);
+  assert_string_equal(keyhex, "f45ff1812aa2a80672d084a9e58c76f457d8466373bbea56dfe5b18df860f427");
+}
+
 static void test_batch_meter_usage_vector_with_token(void **state)
 {
   (void)state;
@@ -765,6 +780,7 @@ int main(void)
     cmocka_unit_test(test_suite_header_mode),
     cmocka_unit_test(test_suite_query_mode),
     cmocka_unit_test(test_batch_meter_usage_vector),
+    cmocka_unit_test(test_long_secret_key_derivation),
     cmocka_unit_test(test_batch_meter_usage_vector_with_token),
     cmocka_unit_test(test_resign_replaces_old_signature),
     cmocka_unit_test(test_host_from_url),
