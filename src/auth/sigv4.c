@@ -36,11 +36,23 @@ static const EVP_MD *md_sha256(void)
   return sha256_md ? sha256_md : EVP_sha256();
 }
 
-static void sha256(const void *data, size_t len, unsigned char out[32])
+/* The digest of data with a context the caller reuses: one context per
+ * signature instead of one (two allocations) per hash. */
+static int sha256_in(EVP_MD_CTX *ctx, const void *data, size_t len, unsigned char out[32])
 {
   unsigned int n = 32;
-  if (!EVP_Digest(data, len, out, &n, md_sha256(), NULL))
+  return ctx && EVP_DigestInit_ex(ctx, md_sha256(), NULL) && EVP_DigestUpdate(ctx, data, len) &&
+                 EVP_DigestFinal_ex(ctx, out, &n)
+           ? 0
+           : -1;
+}
+
+static void sha256(const void *data, size_t len, unsigned char out[32])
+{
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  if (sha256_in(ctx, data, len, out) != 0)
     memset(out, 0, 32);
+  EVP_MD_CTX_free(ctx);
 }
 
 void mtr_sha256_hex(const void *data, size_t len, char out[65])
@@ -50,37 +62,35 @@ void mtr_sha256_hex(const void *data, size_t len, char out[65])
   mtr_hex_encode(md, 32, out);
 }
 
-/* HMAC-SHA256 (RFC 2104) over the fetched digest. */
-static int hmac(const void *key, size_t key_len, const void *data, size_t len,
-                unsigned char out[32])
+/* HMAC-SHA256 (RFC 2104) over the fetched digest, in the caller's context. */
+static int hmac_in(EVP_MD_CTX *ctx, const void *key, size_t key_len, const void *data,
+                   size_t len, unsigned char out[32])
 {
   unsigned char k[64], pad[64], inner[32];
   memset(k, 0, sizeof k);
+  int bad = 0;
   if (key_len > sizeof k)
-    sha256(key, key_len, k);
+    bad = sha256_in(ctx, key, key_len, k);
   else if (key_len)
     memcpy(k, key, key_len);
   const EVP_MD *md = md_sha256();
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   unsigned int n = 32;
-  int ok = ctx != NULL;
   for (size_t i = 0; i < 64; i++)
     pad[i] = k[i] ^ 0x36;
-  ok = ok && EVP_DigestInit_ex(ctx, md, NULL) && EVP_DigestUpdate(ctx, pad, 64) &&
-       EVP_DigestUpdate(ctx, data, len) && EVP_DigestFinal_ex(ctx, inner, &n);
+  int ok = !bad && ctx && EVP_DigestInit_ex(ctx, md, NULL) && EVP_DigestUpdate(ctx, pad, 64) &&
+           EVP_DigestUpdate(ctx, data, len) && EVP_DigestFinal_ex(ctx, inner, &n);
   for (size_t i = 0; i < 64; i++)
     pad[i] = k[i] ^ 0x5c;
   ok = ok && EVP_DigestInit_ex(ctx, md, NULL) && EVP_DigestUpdate(ctx, pad, 64) &&
        EVP_DigestUpdate(ctx, inner, 32) && EVP_DigestFinal_ex(ctx, out, &n);
-  EVP_MD_CTX_free(ctx);
   OPENSSL_cleanse(k, sizeof k);
   OPENSSL_cleanse(pad, sizeof pad);
   OPENSSL_cleanse(inner, sizeof inner);
   return ok ? 0 : -1;
 }
 
-int mtr_sigv4_derive_key(const char *secret, const char *date, const char *region,
-                         const char *service, unsigned char out[32])
+static int derive_key_in(EVP_MD_CTX *ctx, const char *secret, const char *date,
+                         const char *region, const char *service, unsigned char out[32])
 {
   size_t slen = strlen(secret);
   char *k = mtr_malloc(slen + 5);
@@ -89,14 +99,23 @@ int mtr_sigv4_derive_key(const char *secret, const char *date, const char *regio
   memcpy(k, "AWS4", 4);
   memcpy(k + 4, secret, slen + 1);
   unsigned char a[32], b[32];
-  int bad = hmac(k, slen + 4, date, strlen(date), a) ||
-            hmac(a, 32, region, strlen(region), b) ||
-            hmac(b, 32, service, strlen(service), a) ||
-            hmac(a, 32, "aws4_request", 12, out);
+  int bad = hmac_in(ctx, k, slen + 4, date, strlen(date), a) ||
+            hmac_in(ctx, a, 32, region, strlen(region), b) ||
+            hmac_in(ctx, b, 32, service, strlen(service), a) ||
+            hmac_in(ctx, a, 32, "aws4_request", 12, out);
   mtr_free_secret(k, slen + 5);
   OPENSSL_cleanse(a, sizeof a);
   OPENSSL_cleanse(b, sizeof b);
   return bad ? METER_EINTERNAL : METER_OK;
+}
+
+int mtr_sigv4_derive_key(const char *secret, const char *date, const char *region,
+                         const char *service, unsigned char out[32])
+{
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  int rc = ctx ? derive_key_in(ctx, secret, date, region, service, out) : METER_EINTERNAL;
+  EVP_MD_CTX_free(ctx);
+  return rc;
 }
 
 /* ---- the derived-key cache ------------------------------------------------ */
@@ -124,18 +143,19 @@ static int slot_matches(const mtr_sigv4_key_slot *s, const unsigned char hash[32
          strcmp(s->service, service) == 0;
 }
 
-static int signing_key(mtr_sigv4_key_cache *c, const char *akid, const char *secret,
-                       const char *date, const char *region, const char *service,
-                       unsigned char out[32])
+static int signing_key(EVP_MD_CTX *ctx, mtr_sigv4_key_cache *c, const char *akid,
+                       const char *secret, const char *date, const char *region,
+                       const char *service, unsigned char out[32])
 {
   if (!c)
-    return mtr_sigv4_derive_key(secret, date, region, service, out);
+    return derive_key_in(ctx, secret, date, region, service, out);
   /* Values too long for a slot are simply not cached. */
   int cacheable = strlen(akid) < sizeof c->slots[0].access_key_id &&
                   strlen(region) < sizeof c->slots[0].region &&
                   strlen(service) < sizeof c->slots[0].service && strlen(date) == 8;
   unsigned char hash[32];
-  sha256(secret, strlen(secret), hash);
+  if (sha256_in(ctx, secret, strlen(secret), hash) != 0)
+    return METER_EINTERNAL;
   mtr_mutex_lock(&c->lock);
   for (size_t i = 0; cacheable && i < MTR_SIGV4_KEY_SLOTS; i++) {
     mtr_sigv4_key_slot *s = &c->slots[i];
@@ -150,7 +170,7 @@ static int signing_key(mtr_sigv4_key_cache *c, const char *akid, const char *sec
   c->misses++;
   mtr_mutex_unlock(&c->lock);
 
-  int rc = mtr_sigv4_derive_key(secret, date, region, service, out);
+  int rc = derive_key_in(ctx, secret, date, region, service, out);
   if (rc != METER_OK || !cacheable)
     return rc;
   mtr_mutex_lock(&c->lock);
@@ -519,31 +539,49 @@ typedef struct sign_input {
 static int compute(const sign_input *in, mtr_sigv4_trace *trace, char signature[65])
 {
   mtr_buf cr = MTR_BUF_INIT, sts = MTR_BUF_INIT;
-  /* Plain appends: this is the hot path of signing (printf dominated it). */
+  /* Plain appends into buffers sized once: this is the hot path of signing
+   * (printf, then buffer regrowth, dominated it). */
   const char *cr_parts[] = { in->method, "\n", mtr_buf_cstr(in->uri), "\n", mtr_buf_cstr(in->query),
                              "\n" };
+  const char *tail[] = { "\n", in->signed_list, "\n", in->payload_hash };
+  const char *sts_parts[] = { MTR_SIGV4_ALGORITHM "\n", in->amz_date, "\n", in->scope_date, "/",
+                              in->region, "/", in->service, "/aws4_request\n" };
+  size_t cr_len = in->headers->len, sts_len = 64;
+  for (size_t i = 0; i < sizeof cr_parts / sizeof cr_parts[0]; i++)
+    cr_len += strlen(cr_parts[i]);
+  for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
+    cr_len += strlen(tail[i]);
+  for (size_t i = 0; i < sizeof sts_parts / sizeof sts_parts[0]; i++)
+    sts_len += strlen(sts_parts[i]);
+  mtr_buf_reserve(&cr, cr_len);
+  mtr_buf_reserve(&sts, sts_len);
   for (size_t i = 0; i < sizeof cr_parts / sizeof cr_parts[0]; i++)
     mtr_buf_puts(&cr, cr_parts[i]);
   mtr_buf_put(&cr, in->headers->ptr ? in->headers->ptr : "", in->headers->len);
-  const char *tail[] = { "\n", in->signed_list, "\n", in->payload_hash };
   for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
     mtr_buf_puts(&cr, tail[i]);
-  char cr_hash[65];
-  mtr_sha256_hex(cr.ptr ? cr.ptr : "", cr.len, cr_hash);
-  const char *sts_parts[] = { MTR_SIGV4_ALGORITHM "\n", in->amz_date, "\n", in->scope_date, "/",
-                              in->region, "/", in->service, "/aws4_request\n", cr_hash };
   for (size_t i = 0; i < sizeof sts_parts / sizeof sts_parts[0]; i++)
     mtr_buf_puts(&sts, sts_parts[i]);
   int rc = mtr_buf_status(&cr) ? METER_ENOMEM : mtr_buf_status(&sts);
-  unsigned char key[32], sig[32];
-  if (rc == METER_OK)
-    rc = signing_key(in->keys, in->akid, in->secret, in->scope_date, in->region, in->service, key);
+  EVP_MD_CTX *ctx = rc == METER_OK ? EVP_MD_CTX_new() : NULL;
+  unsigned char md[32], key[32], sig[32];
+  if (rc == METER_OK && sha256_in(ctx, cr.ptr ? cr.ptr : "", cr.len, md) != 0)
+    rc = METER_EINTERNAL;
   if (rc == METER_OK) {
-    if (hmac(key, 32, sts.ptr, sts.len, sig))
+    char cr_hash[65];
+    mtr_hex_encode(md, 32, cr_hash);
+    rc = mtr_buf_put(&sts, cr_hash, 64);
+  }
+  if (rc == METER_OK)
+    rc = signing_key(ctx, in->keys, in->akid, in->secret, in->scope_date, in->region,
+                     in->service, key);
+  if (rc == METER_OK) {
+    if (hmac_in(ctx, key, 32, sts.ptr, sts.len, sig))
       rc = METER_EINTERNAL;
     else
       mtr_hex_encode(sig, 32, signature);
   }
+  EVP_MD_CTX_free(ctx);
   OPENSSL_cleanse(key, sizeof key);
   if (rc == METER_OK && trace) {
     mtr_buf_clear(&trace->canonical_request);
