@@ -116,7 +116,9 @@ typedef enum meter_spool_late_policy {
 
 /*
  * Told about each send outcome, after it is durably recorded, on the sender's
- * thread (keep it short; do not call meter_close from it). `state` is what
+ * thread (keep it short; do not call meter_close from it); also about records
+ * that became dead letters when sorted (late for their hour), on the thread
+ * that sorted them (the sender's, or one listing the spool). `state` is what
  * happens next: METER_SPOOL_DELIVERED, METER_SPOOL_DEAD, or
  * METER_SPOOL_PENDING (a transient failure: it will be resent with the same
  * idempotency key). `outcome` is the marketplace's answer. Notifications are

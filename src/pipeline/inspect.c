@@ -159,7 +159,7 @@ const char *meter_spool_item_json(const meter_spool_item *it)
 
 /* ---- the outcome callback ------------------------------------------------ */
 
-void mtr_spool_notify(meter_spool *s, const mtr_unit *u, int state, int outcome,
+void mtr_spool_notify(meter_spool *s, const mtr_unit *u, int state, int outcome, int sent,
                       const char *error_code, const char *message, const char *record_id)
 {
   if (!s->o.on_outcome)
@@ -168,7 +168,7 @@ void mtr_spool_notify(meter_spool *s, const mtr_unit *u, int state, int outcome,
   mtr_unit now = *u;
   now.state = state;
   now.outcome = outcome;
-  now.attempts = u->attempts + 1;
+  now.attempts = u->attempts + (sent ? 1 : 0);
   now.error_code = (char *)error_code;
   now.message = (char *)message;
   now.record_id = (char *)record_id;

@@ -263,7 +263,7 @@ static int send_claim(meter_spool *s, mtr_claim *c, int64_t now, int64_t *wait_u
     if (state == METER_SPOOL_DEAD)
       MTR_WARN(s->log, "spool: %s is a dead letter: %s", c->units[i].ikey,
                v->message ? v->message : "refused");
-    mtr_spool_notify(s, &c->units[i], state, v->outcome, v->error_code, v->message,
+    mtr_spool_notify(s, &c->units[i], state, v->outcome, 1, v->error_code, v->message,
                      v->record_id);
   }
 
@@ -311,7 +311,7 @@ static int ingest(meter_spool *s, int64_t before, meter_error *err)
     for (size_t i = 0; i < res.ndead; i++) {
       const mtr_unit *u = &res.dead[i];
       MTR_WARN(s->log, "spool: %s is a dead letter: %s", u->ikey, u->message ? u->message : "");
-      mtr_spool_notify(s, u, METER_SPOOL_DEAD, u->outcome, u->error_code, u->message, NULL);
+      mtr_spool_notify(s, u, METER_SPOOL_DEAD, u->outcome, 0, u->error_code, u->message, NULL);
     }
     mtr_units_free(res.dead, res.ndead);
     if (res.moved < INGEST_CHUNK)

@@ -125,8 +125,9 @@ int mtr_spool_flush(meter_spool *s, long deadline_ms, unsigned flags);
 int mtr_spool_sort(meter_spool *s, meter_error *err);
 
 /* ---- inspect.c ---- */
-/* The outcome callback for a unit after a send. */
-void mtr_spool_notify(meter_spool *s, const mtr_unit *u, int state, int outcome,
+/* The outcome callback for a unit after a send (sent = 1) or after sorting
+ * made it a dead letter (sent = 0). */
+void mtr_spool_notify(meter_spool *s, const mtr_unit *u, int state, int outcome, int sent,
                       const char *error_code, const char *message, const char *record_id);
 
 #endif
