@@ -242,6 +242,8 @@ int mtr_client_fail(meter_client *c, const meter_error *err)
 {
   mtr_mutex_lock(&c->err_lock);
   mtr_error_copy(&c->last_error, err);
+  /* The message may quote a marketplace answer that echoes a secret. */
+  mtr_logger_scrub(&c->log, c->last_error.message, sizeof c->last_error.message);
   mtr_mutex_unlock(&c->err_lock);
   return err->status;
 }

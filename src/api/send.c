@@ -107,6 +107,16 @@ int mtr_deliver_batch(const mtr_backend_ops *ops, mtr_backend *be, const mtr_bat
   }
   if (st != METER_OK && err->status == METER_OK)
     mtr_error_set(err, st, "%s", meter_strerror(st));
+  /* Results and errors quote the marketplace, which may echo a secret it
+   * was sent (a token fetch's body, a header): never pass one on. */
+  mtr_logger_scrub(be->log, err->message, sizeof err->message);
+  for (size_t k = 0; k < batch->count; k++) {
+    mtr_result *r = batch->results[k];
+    char **slots[] = { &r->record_id, &r->status, &r->error_code, &r->message,
+                       &r->request_id, &r->status_path };
+    for (size_t s = 0; s < sizeof slots / sizeof slots[0]; s++)
+      mtr_logger_scrub_str(be->log, slots[s]);
+  }
   return st;
 }
 

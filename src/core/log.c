@@ -1,6 +1,7 @@
 #include "log.h"
 
 #include "alloc.h"
+#include "str.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -122,6 +123,56 @@ static void scrub_known(mtr_logger *lg, mtr_buf *line)
       *line = rebuilt;
     }
   }
+}
+
+static int has_known(mtr_logger *lg, const char *text)
+{
+  for (size_t i = 0; i < MTR_LOG_MAX_SECRETS; i++)
+    if (lg->secrets[i] && strstr(text, lg->secrets[i]))
+      return 1;
+  return 0;
+}
+
+/* Scrubs text into a new buffer; 0 if nothing to scrub. Called locked. */
+static int scrubbed(mtr_logger *lg, const char *text, mtr_buf *out)
+{
+  if (!text || !has_known(lg, text))
+    return 0;
+  mtr_buf_puts(out, text);
+  scrub_known(lg, out);
+  return 1;
+}
+
+int mtr_logger_scrub(mtr_logger *lg, char *text, size_t size)
+{
+  if (!lg || !text || !size)
+    return 0;
+  mtr_buf b = MTR_BUF_INIT;
+  mtr_mutex_lock(&lg->lock);
+  int hit = scrubbed(lg, text, &b);
+  mtr_mutex_unlock(&lg->lock);
+  if (hit) {
+    mtr_strlcpy(text, mtr_buf_status(&b) ? "" : mtr_buf_cstr(&b), size);
+    mtr_buf_dispose_secret(&b);
+  }
+  return hit;
+}
+
+int mtr_logger_scrub_str(mtr_logger *lg, char **text)
+{
+  if (!lg || !text || !*text)
+    return 0;
+  mtr_buf b = MTR_BUF_INIT;
+  mtr_mutex_lock(&lg->lock);
+  int hit = scrubbed(lg, *text, &b);
+  mtr_mutex_unlock(&lg->lock);
+  if (hit) {
+    char *copy = mtr_buf_status(&b) ? NULL : mtr_strdup(mtr_buf_cstr(&b));
+    mtr_free_secret_str(*text);
+    *text = copy ? copy : mtr_strdup("");
+    mtr_buf_dispose_secret(&b);
+  }
+  return hit;
 }
 
 void mtr_log(mtr_logger *lg, int level, const char *fmt, ...)

@@ -30,6 +30,14 @@ void mtr_logger_add_secret(mtr_logger *lg, const char *secret);
 int mtr_log_enabled(const mtr_logger *lg, int level);
 void mtr_log(mtr_logger *lg, int level, const char *fmt, ...) MTR_PRINTF(3, 4);
 
+/* Replaces every known secret in a NUL-terminated string by "[redacted]",
+ * for marketplace text that reaches errors and results (a marketplace may
+ * echo what it was sent). In place in a buffer of `size` bytes, or a heap
+ * string (core/alloc.h) replaced by a scrubbed copy. 1 if something was
+ * replaced, 0 if not; on allocation failure the text is emptied. */
+int mtr_logger_scrub(mtr_logger *lg, char *text, size_t size);
+int mtr_logger_scrub_str(mtr_logger *lg, char **text);
+
 /* Writes `in` with secret patterns redacted into out. Exposed for tests and
  * for the CLI, which prints server answers. */
 int mtr_redact(const char *in, mtr_buf *out);
