@@ -34,6 +34,27 @@ static int status_for_net_error(mtr_net_error e)
   return e == MTR_NET_TIMEOUT ? METER_ETIMEOUT : METER_ETRANSPORT;
 }
 
+/* A request must not carry a control character in its URL or a header:
+ * values that came from an answer (a token, an IMDS role name) could
+ * otherwise split the request or forge headers. 0 if safe, else why. */
+static int unsafe_request(const mtr_http_request *req, char *why, size_t size)
+{
+  for (const unsigned char *u = (const unsigned char *)mtr_buf_cstr(&req->url); *u; u++)
+    if (*u <= ' ' || *u == 0x7f) {
+      mtr_fmt(why, size, "the URL holds a blank or control character");
+      return 1;
+    }
+  for (size_t i = 0; i < req->headers.count; i++) {
+    const mtr_header *h = &req->headers.items[i];
+    for (const unsigned char *v = (const unsigned char *)h->value; *v; v++)
+      if ((*v < ' ' && *v != '\t') || *v == 0x7f) {
+        mtr_fmt(why, size, "the %.40s header holds a control character", h->name);
+        return 1;
+      }
+  }
+  return 0;
+}
+
 int mtr_exchange(const mtr_env *env, const mtr_exchange_ops *ops, void *ctx,
                  mtr_exchange_result *result, meter_error *err)
 {
@@ -61,6 +82,14 @@ int mtr_exchange(const mtr_env *env, const mtr_exchange_ops *ops, void *ctx,
     status = ops->build(ctx, &req, res.attempts + 1, err);
     if (status != METER_OK) {
       mtr_fmt(why, sizeof why, "%s", err->message[0] ? err->message : meter_strerror(status));
+      ops->give_up(ctx, status, why, NULL);
+      break;
+    }
+    char unsafe[96];
+    if (unsafe_request(&req, unsafe, sizeof unsafe)) {
+      status = METER_EPROTOCOL;
+      mtr_fmt(why, sizeof why, "%s: not sent: %s", ops->what, unsafe);
+      mtr_error_set(err, status, "%s", why);
       ops->give_up(ctx, status, why, NULL);
       break;
     }
