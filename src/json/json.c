@@ -69,13 +69,14 @@ int mtr_json_number_text(const cJSON *item, char *out, size_t size)
   if (strchr(out, 'e') || strchr(out, 'E')) {
     if (fabs(d) >= 1e21 || (d != 0 && fabs(d) < 1e-15))
       return -1;
+    /* 17 significant digits from 1e-15 on need up to 32 decimals. */
     char tmp[64];
-    for (int frac = 0; frac <= 20; frac++) {
+    int exact = 0;
+    for (int frac = 0; frac <= 34 && !exact; frac++) {
       snprintf(tmp, sizeof tmp, "%.*f", frac, d);
-      if (strtod(tmp, NULL) == d)
-        break;
+      exact = strtod(tmp, NULL) == d;
     }
-    if (strlen(tmp) >= size)
+    if (!exact || strlen(tmp) >= size)
       return -1;
     strcpy(out, tmp);
   }
