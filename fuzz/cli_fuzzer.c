@@ -1,7 +1,8 @@
 /* The CLI's parsers, compiled from tools/meter: a JSON line of `meter batch`
  * (its own exact-number JSON parser, then the record built through the
  * public setters), the JSON number to decimal conversion, and the config
- * file parser. config.c is included so that its static parser can be driven
+ * file parser (numbers reach jsonl_number_to_decimal through the line
+ * parser, which checks their grammar first, as in production). config.c is included so that its static parser can be driven
  * without changing the CLI's structure. The first byte picks the parser. */
 #include "fuzz.h"
 
@@ -40,8 +41,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     break;
   }
   case 1: {
-    char out[512];
-    jsonl_number_to_decimal(text, len, out, sizeof out);
+    /* A number as a JSON line carries it: the parser checks the grammar
+     * that jsonl_number_to_decimal relies on, then converts it. */
+    char *line = malloc(2 * len + 32);
+    if (!line)
+      break;
+    int n = snprintf(line, 2 * len + 32, "{\"quantity\":%s,\"price\":%s}", text, text);
+    rec_input in;
+    memset(&in, 0, sizeof in);
+    void *storage = NULL;
+    rec_error err;
+    jsonl_parse_line(line, (size_t)n, &in, &storage, &err);
+    rec_input_dispose(&in);
+    jsonl_storage_free(storage);
+    free(line);
     break;
   }
   case 2: {

@@ -18,10 +18,7 @@
 
 #define SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 
-/* Header lines a server would receive unchanged: a token name and a value
- * without leading or trailing blanks (HTTP parsers strip those) or
- * control characters. */
-static int plain_header(const char *name, size_t nlen, const char *v, size_t vlen)
+static int token(const char *name, size_t nlen)
 {
   if (nlen == 0)
     return 0;
@@ -30,6 +27,13 @@ static int plain_header(const char *name, size_t nlen, const char *v, size_t vle
     if (!(c > ' ' && c < 0x7f && !strchr("()<>@,;:\\\"/[]?={}", c)))
       return 0;
   }
+  return 1;
+}
+
+/* A value a server receives unchanged: no leading or trailing blanks (HTTP
+ * parsers strip those) and no control characters. */
+static int plain_value(const char *v, size_t vlen)
+{
   if (vlen && (v[0] == ' ' || v[0] == '\t' || v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
     return 0;
   for (size_t i = 0; i < vlen; i++)
@@ -84,7 +88,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   mtr_http_request req;
   mtr_http_request_init(&req);
   req.method = "POST";
-  int plain = 1;
+  /* A target the wire can carry as is: no fragment (never sent), no blank
+   * or control character. */
+  int plain = strchr(line1, '#') == NULL;
+  for (const unsigned char *u = (const unsigned char *)line1; *u; u++)
+    if (*u <= ' ' || *u == 0x7f)
+      plain = 0;
   if (line1[0] == '/' && mtr_buf_printf(&req.url, "https://example.amazonaws.com%s", line1) == 0) {
     char *p = nl ? nl + 1 : NULL;
     const char *body = "";
@@ -97,11 +106,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
       }
       char *colon = strchr(p, ':');
-      if (colon) {
+      /* Header names are the library's own (never from input): only
+       * tokens are signed. Values are anything. */
+      if (colon && token(p, (size_t)(colon - p))) {
         const char *v = colon + 1;
         while (*v == ' ')
           v++;
-        plain &= plain_header(p, (size_t)(colon - p), v, strlen(v));
+        plain &= plain_value(v, strlen(v));
         *colon = '\0';
         mtr_headers_add(&req.headers, p, v);
         *colon = ':';

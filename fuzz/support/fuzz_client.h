@@ -31,7 +31,11 @@ void fuzz_client_free(fuzz_env *env);
 
 /* Aborts if s contains a secret. */
 void fuzz_check_no_secret(const char *s);
-/* Checks every string of the results. */
+/* Checks every string of the results. The secret checks cover what the
+ * library writes (logs, the client's last error, meter_send results, which
+ * quote answers); data the marketplace returns about itself (a Tackle
+ * record, an AppDirect status, a ResolveCustomer answer) is handed over
+ * as is, and the requests that fetch it carry no secret in a body. */
 void fuzz_check_results(const meter_results *res);
 
 /* A record from field/value pairs (NULL-terminated); NULL if invalid. */
