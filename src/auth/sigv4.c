@@ -394,16 +394,21 @@ static void split_url(const char *url, url_parts *u)
 
 /* ---- canonical headers --------------------------------------------------- */
 
-static const char *const unsigned_headers[] = {
-  "authorization", "connection", "expect", "keep-alive", "proxy-authenticate",
-  "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "user-agent",
-  "x-amzn-trace-id", NULL,
+static const struct {
+  const char *name;
+  size_t len;
+} unsigned_headers[] = {
+#define H(n) { n, sizeof n - 1 }
+  H("authorization"), H("connection"), H("expect"), H("keep-alive"), H("proxy-authenticate"),
+  H("proxy-authorization"), H("te"), H("trailer"), H("transfer-encoding"), H("upgrade"),
+  H("user-agent"), H("x-amzn-trace-id"),
+#undef H
 };
 
-static int never_signed(const char *lname)
+static int never_signed(const char *lname, size_t len)
 {
-  for (size_t i = 0; unsigned_headers[i]; i++)
-    if (strcmp(unsigned_headers[i], lname) == 0)
+  for (size_t i = 0; i < sizeof unsigned_headers / sizeof unsigned_headers[0]; i++)
+    if (unsigned_headers[i].len == len && memcmp(unsigned_headers[i].name, lname, len) == 0)
       return 1;
   return 0;
 }
@@ -428,7 +433,7 @@ static void canon_value(mtr_buf *out, const char *v)
 }
 
 typedef struct hentry {
-  char *name;      /* lower case */
+  const char *name;  /* lower case */
   const char *value;
   size_t order;
 } hentry;
@@ -442,56 +447,56 @@ static int hentry_cmp(const void *a, const void *b)
   return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static char *lower_dup(const char *s, size_t len)
-{
-  char *d = mtr_strndup(s, len);
-  if (d)
-    for (char *p = d; *p; p++)
-      *p = (char)tolower((unsigned char)*p);
-  return d;
-}
-
-/* Signing side: every header but the never-signed ones, plus host. */
+/* Signing side: every header but the never-signed ones, plus host. The
+ * lower-cased names (and the host taken from the URL) share one allocation;
+ * a request has a handful of headers, so the entries live on the stack. */
 static int canonical_headers(const mtr_headers *h, const char *host, size_t host_len,
                              mtr_buf *block, mtr_buf *list)
 {
-  hentry *es = mtr_calloc(h->count + 1, sizeof *es);
-  if (!es)
-    return METER_ENOMEM;
-  size_t n = 0;
-  int have_host = 0, rc = METER_OK;
+  hentry stack[16];
+  hentry *es = h->count < 16 ? stack : mtr_calloc(h->count + 1, sizeof *es);
+  size_t total = sizeof "host" + host_len + 1, values = host_len;
   for (size_t i = 0; i < h->count; i++) {
-    char *ln = lower_dup(h->items[i].name, strlen(h->items[i].name));
-    if (!ln) {
-      rc = METER_ENOMEM;
-      goto out;
-    }
-    if (never_signed(ln)) {
-      mtr_free(ln);
+    total += strlen(h->items[i].name) + 1;
+    values += strlen(h->items[i].value);
+  }
+  char *names = mtr_malloc(total), *at = names;
+  if (!es || !names) {
+    if (es != stack)
+      mtr_free(es);
+    mtr_free(names);
+    return METER_ENOMEM;
+  }
+  size_t n = 0;
+  int have_host = 0;
+  for (size_t i = 0; i < h->count; i++) {
+    const char *src = h->items[i].name;
+    size_t len = 0;
+    for (; src[len]; len++)
+      at[len] = (char)tolower((unsigned char)src[len]);
+    at[len] = '\0';
+    if (never_signed(at, len))
       continue;
-    }
-    have_host |= strcmp(ln, "host") == 0;
-    es[n].name = ln;
+    have_host |= len == 4 && memcmp(at, "host", 4) == 0;
+    es[n].name = at;
     es[n].value = h->items[i].value;
     es[n].order = i;
     n++;
+    at += len + 1;
   }
-  char *host_copy = NULL;
   if (!have_host) {
-    host_copy = mtr_strndup(host, host_len);
-    es[n].name = mtr_strdup("host");
-    if (!host_copy || !es[n].name) {
-      mtr_free(host_copy);
-      mtr_free(es[n].name);
-      es[n].name = NULL;
-      rc = METER_ENOMEM;
-      goto out;
-    }
-    es[n].value = host_copy;
+    memcpy(at, "host", sizeof "host");
+    es[n].name = at;
+    at += sizeof "host";
+    memcpy(at, host, host_len);
+    at[host_len] = '\0';
+    es[n].value = at;
     es[n].order = h->count;
     n++;
   }
   qsort(es, n, sizeof *es, hentry_cmp);
+  mtr_buf_reserve(block, total + values + 2 * n);
+  mtr_buf_reserve(list, total);
   for (size_t i = 0; i < n; i++) {
     int same = i > 0 && strcmp(es[i].name, es[i - 1].name) == 0;
     if (same) {
@@ -509,12 +514,10 @@ static int canonical_headers(const mtr_headers *h, const char *host, size_t host
   }
   if (n)
     mtr_buf_putc(block, '\n');
-  mtr_free(host_copy);
-  rc = mtr_buf_status(block) ? METER_ENOMEM : mtr_buf_status(list);
-out:
-  for (size_t i = 0; i < n; i++)
-    mtr_free(es[i].name);
-  mtr_free(es);
+  int rc = mtr_buf_status(block) ? METER_ENOMEM : mtr_buf_status(list);
+  if (es != stack)
+    mtr_free(es);
+  mtr_free(names);
   return rc;
 }
 
