@@ -231,12 +231,33 @@ static int normalize_path(mtr_buf *out, const char *p, size_t len)
   return mtr_buf_status(out);
 }
 
+/* A path with nothing to normalise or encode (the Marketplace's "/"):
+ * slash-separated segments of unreserved characters other than '.', no
+ * empty segment. It is its own canonical form under every option. */
+static int plain_path(const char *p, size_t len)
+{
+  if (len == 0 || p[0] != '/')
+    return 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if (c == '/') {
+      if (i + 1 < len && p[i + 1] == '/')
+        return 0;
+    } else if (!isalnum(c) && c != '-' && c != '_' && c != '~') {
+      return 0;
+    }
+  }
+  return 1;
+}
+
 int mtr_sigv4_canonical_uri(mtr_buf *out, const char *path, size_t len, const mtr_sigv4_options *opt)
 {
   if (len == 0) {
     path = "/";
     len = 1;
   }
+  if (plain_path(path, len))
+    return mtr_buf_put(out, path, len);
   mtr_buf norm = MTR_BUF_INIT;
   if (opt->keep_path)
     mtr_buf_put(&norm, path, len);
@@ -537,6 +558,7 @@ typedef struct sign_input {
   const char *akid;
   const char *secret;
   mtr_sigv4_key_cache *keys;
+  EVP_MD_CTX *ctx;             /* the caller's digest context, or NULL */
 } sign_input;
 
 static int compute(const sign_input *in, mtr_sigv4_trace *trace, char signature[65])
@@ -566,7 +588,7 @@ static int compute(const sign_input *in, mtr_sigv4_trace *trace, char signature[
   for (size_t i = 0; i < sizeof sts_parts / sizeof sts_parts[0]; i++)
     mtr_buf_puts(&sts, sts_parts[i]);
   int rc = mtr_buf_status(&cr) ? METER_ENOMEM : mtr_buf_status(&sts);
-  EVP_MD_CTX *ctx = rc == METER_OK ? EVP_MD_CTX_new() : NULL;
+  EVP_MD_CTX *ctx = rc != METER_OK ? NULL : in->ctx ? in->ctx : EVP_MD_CTX_new();
   unsigned char md[32], key[32], sig[32];
   if (rc == METER_OK && sha256_in(ctx, cr.ptr ? cr.ptr : "", cr.len, md) != 0)
     rc = METER_EINTERNAL;
@@ -584,7 +606,8 @@ static int compute(const sign_input *in, mtr_sigv4_trace *trace, char signature[
     else
       mtr_hex_encode(sig, 32, signature);
   }
-  EVP_MD_CTX_free(ctx);
+  if (ctx != in->ctx)
+    EVP_MD_CTX_free(ctx);
   OPENSSL_cleanse(key, sizeof key);
   if (rc == METER_OK && trace) {
     mtr_buf_clear(&trace->canonical_request);
@@ -632,6 +655,7 @@ typedef struct prepared {
   mtr_buf query;
   mtr_buf headers;
   mtr_buf list;
+  EVP_MD_CTX *ctx;             /* every digest of the signature */
 } prepared;
 
 static void prepared_dispose(prepared *p)
@@ -640,6 +664,7 @@ static void prepared_dispose(prepared *p)
   mtr_buf_dispose(&p->query);
   mtr_buf_dispose(&p->headers);
   mtr_buf_dispose(&p->list);
+  EVP_MD_CTX_free(p->ctx);
 }
 
 static void prepare(prepared *p, const mtr_http_request *req, const mtr_sigv4_options *o)
@@ -649,7 +674,11 @@ static void prepare(prepared *p, const mtr_http_request *req, const mtr_sigv4_op
   mtr_time_format(o->time_us, MTR_TIME_AMZ, p->amz_date);
   memcpy(p->date, p->amz_date, 8);
   p->date[8] = '\0';
-  mtr_sha256_hex(req->body.ptr ? req->body.ptr : "", req->body.len, p->payload_hash);
+  p->ctx = EVP_MD_CTX_new();
+  unsigned char md[32];
+  if (sha256_in(p->ctx, req->body.ptr ? req->body.ptr : "", req->body.len, md) != 0)
+    memset(md, 0, sizeof md);
+  mtr_hex_encode(md, 32, p->payload_hash);
 }
 
 static int has_token(const mtr_sigv4_credentials *c)
@@ -687,7 +716,7 @@ int mtr_sigv4_sign(mtr_http_request *req, const mtr_sigv4_credentials *creds,
   if (rc == METER_OK) {
     sign_input in = { req->method, &p.uri, &p.query, &p.headers, mtr_buf_cstr(&p.list),
                       p.payload_hash, p.amz_date, p.date, opt->region, opt->service,
-                      creds->access_key_id, creds->secret_access_key, opt->keys };
+                      creds->access_key_id, creds->secret_access_key, opt->keys, p.ctx };
     rc = compute(&in, trace, sig);
   }
   if (rc == METER_OK) {
@@ -695,6 +724,10 @@ int mtr_sigv4_sign(mtr_http_request *req, const mtr_sigv4_credentials *creds,
     const char *parts[] = { MTR_SIGV4_ALGORITHM " Credential=", creds->access_key_id, "/", p.date,
                             "/", opt->region, "/", opt->service, "/aws4_request, SignedHeaders=",
                             mtr_buf_cstr(&p.list), ", Signature=", sig };
+    size_t len = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+      len += strlen(parts[i]);
+    mtr_buf_reserve(&auth, len);
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
       mtr_buf_puts(&auth, parts[i]);
     rc = mtr_buf_status(&auth);
@@ -757,7 +790,7 @@ int mtr_sigv4_presign(mtr_http_request *req, const mtr_sigv4_credentials *creds,
   if (rc == METER_OK) {
     sign_input in = { req->method, &p.uri, &p.query, &p.headers, mtr_buf_cstr(&p.list),
                       p.payload_hash, p.amz_date, p.date, opt->region, opt->service,
-                      creds->access_key_id, creds->secret_access_key, opt->keys };
+                      creds->access_key_id, creds->secret_access_key, opt->keys, p.ctx };
     rc = compute(&in, trace, sig);
   }
   if (rc == METER_OK) {
@@ -1028,7 +1061,8 @@ int mtr_sigv4_verify(const char *method, const char *raw, const mtr_headers *hea
   char sig[65];
   if (rc == METER_OK) {
     sign_input in = { method, &uri, &query, &block, auth->signed_headers, payload_hash, amz_date,
-                      auth->date, auth->region, auth->service, auth->access_key_id, secret, NULL };
+                      auth->date, auth->region, auth->service, auth->access_key_id, secret, NULL,
+                      NULL };
     rc = compute(&in, NULL, sig);
   }
   mtr_buf_dispose(&block);

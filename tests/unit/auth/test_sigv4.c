@@ -456,6 +456,13 @@ static void test_canonical_pieces(void **state)
     { "/a%20b", "/a%2520b", 0 },      /* double encoding of the wire path */
     { "/a b/~x", "/a%20b/~x", 0 },
     { "/a/../b", "/a/../b", 1 },
+    /* plain paths (the fast path) are their own canonical form... */
+    { "/Ab-9_~/x/", "/Ab-9_~/x/", 0 },
+    { "/Ab-9_~/x/", "/Ab-9_~/x/", 1 },
+    /* ...and anything with a dot, an empty segment or a reserved character is not plain */
+    { "/a/.", "/a", 0 },
+    { "/a//", "/a/", 0 },
+    { "/a:b", "/a%3Ab", 0 },
   };
   for (size_t i = 0; i < sizeof uris / sizeof uris[0]; i++) {
     mtr_buf b = MTR_BUF_INIT;
