@@ -165,7 +165,7 @@ typedef struct meter_spool_options {
   /* Hourly aggregation (where the back end asks for it). */
   long aggregation_grace_ms;   /* an hour is sent this long after it closes, for
                                   records that arrive a little late; default
-                                  300,000 (5 min) */
+                                  300,000 (5 min); < 0: no grace */
   int late_policy;             /* meter_spool_late_policy; default LATE_AUTO */
 
   /* The sender. */
@@ -254,8 +254,9 @@ METER_EXTERN(int) meter_submit_batch(meter_spool *spool, meter_record *const *re
  * process holds the sender role, this waits for that process's progress.
  *
  * METER_OK when nothing sendable is left; METER_ETIMEOUT if the deadline
- * passed first (the rest stays spooled; meter_spool_stats says why, e.g. the
- * marketplace is down); METER_ECLOSED, METER_ESTORE.
+ * passed first (the rest stays spooled; meter_spool_last_error and
+ * meter_spool_stats say why, e.g. the marketplace is down); METER_ECLOSED,
+ * METER_ESTORE; METER_EINVAL for a spool opened without a client.
  */
 METER_EXTERN(int) meter_flush(meter_spool *spool, long deadline_ms, unsigned int flags);
 
