@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- the value ------------------------------------------------------------------------ */
 
@@ -88,6 +89,19 @@ int mtr_aws_provider_environment(mtr_aws_chain *c, mtr_aws_credentials **out, me
                      "AWS_SECRET_ACCESS_KEY", "environment", out, err);
 }
 
+/* A file holding the profile's secret key that group or others can read
+ * is worth a warning (as ssh does for keys): anyone on the host can bill as
+ * this seller. */
+static void warn_if_readable(mtr_aws_chain *c, const mtr_ini *ini, const char *section,
+                             const char *path)
+{
+  struct stat st;
+  if (ini && mtr_ini_get(ini, section, "aws_secret_access_key") && stat(path, &st) == 0 &&
+      (st.st_mode & (S_IRWXG | S_IRWXO)))
+    MTR_WARN(c->log, "%s holds AWS secret keys but is readable by group or others; "
+                     "run: chmod 600 %s", path, path);
+}
+
 int mtr_aws_provider_profile(mtr_aws_chain *c, mtr_aws_credentials **out, meter_error *err)
 {
   mtr_aws_profile p;
@@ -120,6 +134,13 @@ int mtr_aws_provider_profile(mtr_aws_chain *c, mtr_aws_credentials **out, meter_
   } else {
     rc = static_pair(akid, secret, token, "aws_access_key_id", "aws_secret_access_key", source,
                      out, err);
+    if (rc == METER_OK) {
+      char config_section[160];
+      mtr_fmt(config_section, sizeof config_section, "%s%s",
+              strcmp(p.name, "default") == 0 ? "" : "profile ", p.name);
+      warn_if_readable(c, p.credentials, p.name, p.credentials_path);
+      warn_if_readable(c, p.config, config_section, p.config_path);
+    }
     if (rc == METER_ECONFIG) {
       meter_error e = *err;
       mtr_error_set(err, METER_ECONFIG, "profile %s: %s", p.name, e.message);
