@@ -106,7 +106,14 @@ static int tackle_aggregation(mtr_backend *b, const meter_record *rec, mtr_agg_r
 {
   tk_backend *be = (tk_backend *)b;
   const char *cloud = tk_cloud(rec);
-  rule->aggregate = tk_record_method(be, rec) == TK_PUT;
+  int put = tk_record_method(be, rec) == TK_PUT;
+  rule->aggregate = put;
+  /* A PUT replaces the hour's quantity until Tackle sends it, so a late
+   * record goes out as the hour's new total. A POST is not idempotent: a
+   * record whose request may have been applied is kept for the operator
+   * (dead letter) rather than resent. */
+  rule->replaces = put;
+  rule->resend_unsafe = !put;
   rule->window_us = strcmp(cloud, "aws") == 0     ? 6 * MTR_US_PER_HOUR
                     : strcmp(cloud, "azure") == 0 ? 24 * MTR_US_PER_HOUR
                                                   : 0;

@@ -208,11 +208,17 @@ static void test_batch_key_and_aggregation(void **state)
     mtr_buf_clear(&k[i]);
 
   mtr_agg_rule rule;
+  memset(&rule, 0, sizeof rule);
   assert_int_equal(ops->aggregation(be, r[0], &rule, &k[0]), METER_OK);
   assert_int_equal(rule.aggregate, 1);
+  assert_int_equal(rule.replaces, 1);      /* PUT: a late record is a new total */
+  assert_int_equal(rule.resend_unsafe, 0);
   assert_true(rule.window_us == 6 * MTR_US_PER_HOUR);
+  memset(&rule, 0, sizeof rule);
   assert_int_equal(ops->aggregation(be, r[1], &rule, &k[1]), METER_OK);
   assert_int_equal(rule.aggregate, 0);  /* POST never aggregates */
+  assert_int_equal(rule.replaces, 0);
+  assert_int_equal(rule.resend_unsafe, 1); /* and is never resent blindly */
   assert_int_equal(ops->aggregation(be, r[2], &rule, &k[2]), METER_OK);
   assert_int_equal(rule.aggregate, 1);
   assert_true(rule.window_us == 24 * MTR_US_PER_HOUR);
