@@ -96,3 +96,20 @@ void mtr_fmt(char *dst, size_t size, const char *fmt, ...)
   vsnprintf(dst, size, fmt, ap);
   va_end(ap);
 }
+
+size_t mtr_i64_dec(int64_t v, char out[MTR_I64_DEC_SIZE])
+{
+  char rev[20];
+  size_t n = 0, len = 0;
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  do {
+    rev[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0)
+    out[len++] = '-';
+  while (n)
+    out[len++] = rev[--n];
+  out[len] = '\0';
+  return len;
+}

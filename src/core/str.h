@@ -5,6 +5,7 @@
 #include "buf.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* True if s[0..len) holds a control character (< 0x20 or 0x7f). */
 int mtr_has_ctl(const char *s, size_t len);
@@ -29,6 +30,11 @@ char *mtr_trim(char *s);
 void mtr_strlcpy(char *dst, const char *src, size_t size);
 
 
+
+/* The decimal form of v into out, NUL-terminated; returns its length.
+ * Without printf: it runs for every number of every record sent. */
+#define MTR_I64_DEC_SIZE 21 /* "-9223372036854775808" and the NUL */
+size_t mtr_i64_dec(int64_t v, char out[MTR_I64_DEC_SIZE]);
 
 /* snprintf for messages where truncation is acceptable (and expected). */
 void mtr_fmt(char *dst, size_t size, const char *fmt, ...) MTR_PRINTF(3, 4);

@@ -1,6 +1,7 @@
 #include "json.h"
 
 #include "core/error.h"
+#include "core/str.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -90,8 +91,8 @@ cJSON *mtr_json_add_str(cJSON *obj, const char *key, const char *value)
 
 cJSON *mtr_json_add_int(cJSON *obj, const char *key, int64_t value)
 {
-  char num[24];
-  snprintf(num, sizeof num, "%lld", (long long)value);
+  char num[MTR_I64_DEC_SIZE];
+  mtr_i64_dec(value, num);
   return cJSON_AddRawToObject(obj, key, num);
 }
 

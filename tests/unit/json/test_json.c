@@ -65,6 +65,20 @@ static void test_builders_exact(void **state)
                       "{\"s\":\"x\\\"y\",\"i\":9007199254740993,\"d\":0.1234567891,\"b\":true}");
   mtr_buf_dispose(&out);
   cJSON_Delete(o);
+
+  /* integers at the edges, written without printf */
+  o = cJSON_CreateObject();
+  mtr_json_add_int(o, "a", 0);
+  mtr_json_add_int(o, "b", -7);
+  mtr_json_add_int(o, "c", INT64_MAX);
+  mtr_json_add_int(o, "d", INT64_MIN);
+  mtr_json_add_int(o, "e", 2147483647);
+  assert_int_equal(mtr_json_print(o, &out), METER_OK);
+  assert_string_equal(mtr_buf_cstr(&out),
+                      "{\"a\":0,\"b\":-7,\"c\":9223372036854775807,\"d\":-9223372036854775808,"
+                      "\"e\":2147483647}");
+  mtr_buf_dispose(&out);
+  cJSON_Delete(o);
 }
 
 int main(void)
