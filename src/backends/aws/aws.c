@@ -238,10 +238,13 @@ static int batch_key(mtr_backend *base, const meter_record *rec, mtr_buf *key, s
     /* One ProductCode per request; records in LicenseArn mode without a
      * product share requests without one. */
     const char *p = aws_product(be, rec);
-    mtr_buf_printf(key, "batch|%s", p ? p : "");
+    mtr_buf_puts(key, "batch|");
+    mtr_buf_puts(key, p ? p : "");
     *limit = AWS_BATCH_LIMIT;
   } else {
-    mtr_buf_printf(key, "meter|%s", mtr_rec(rec, METER_FIELD_IDEMPOTENCY_KEY));
+    const char *k = mtr_rec(rec, METER_FIELD_IDEMPOTENCY_KEY);
+    mtr_buf_puts(key, "meter|");
+    mtr_buf_puts(key, k ? k : "");
     *limit = 1;
   }
   return mtr_buf_status(key);

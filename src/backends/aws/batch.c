@@ -62,15 +62,28 @@ int aws_encode_batch(aws_backend *be, meter_record *const *records, const size_t
 }
 
 /* What identifies a usage record in an answer: the service echoes each one
- * in Results[].UsageRecord and UnprocessedRecords[]. */
+ * in Results[].UsageRecord and UnprocessedRecords[]. The key is
+ * "customer\x1faccount\x1flicense\x1fdimension\x1fseconds\x1fquantity", built
+ * with appends (printf was a tenth of a batch's CPU time: two keys a record). */
+static void key_join(mtr_buf *k, const char *c, const char *a, const char *l, const char *d,
+                     long long secs, long long q)
+{
+  const char *parts[] = { c ? c : "", a ? a : "", l ? l : "", d ? d : "" };
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+    mtr_buf_puts(k, parts[i]);
+    mtr_buf_putc(k, '\x1f');
+  }
+  char num[MTR_I64_DEC_SIZE];
+  mtr_buf_put(k, num, mtr_i64_dec(secs, num));
+  mtr_buf_putc(k, '\x1f');
+  mtr_buf_put(k, num, mtr_i64_dec(q, num));
+}
+
 static void key_of_record(const meter_record *rec, mtr_buf *k)
 {
-  const char *c = mtr_rec(rec, METER_FIELD_CUSTOMER);
-  const char *a = mtr_rec(rec, METER_FIELD_CUSTOMER_ACCOUNT_ID);
-  const char *l = mtr_rec(rec, METER_FIELD_LICENSE_ARN);
-  mtr_buf_printf(k, "%s\x1f%s\x1f%s\x1f%s\x1f%lld\x1f%lld", c ? c : "", a ? a : "", l ? l : "",
-                 mtr_rec(rec, METER_FIELD_DIMENSION), (long long)epoch_seconds(rec->time_us),
-                 (long long)rec->qty.value);
+  key_join(k, mtr_rec(rec, METER_FIELD_CUSTOMER), mtr_rec(rec, METER_FIELD_CUSTOMER_ACCOUNT_ID),
+           mtr_rec(rec, METER_FIELD_LICENSE_ARN), mtr_rec(rec, METER_FIELD_DIMENSION),
+           (long long)epoch_seconds(rec->time_us), (long long)rec->qty.value);
 }
 
 static int key_of_echo(const cJSON *u, mtr_buf *k)
@@ -90,8 +103,7 @@ static int key_of_echo(const cJSON *u, mtr_buf *k)
   long long secs = (long long)t;
   if ((double)secs > t)
     secs--;
-  mtr_buf_printf(k, "%s\x1f%s\x1f%s\x1f%s\x1f%lld\x1f%lld", c ? c : "", a ? a : "", l ? l : "", d,
-                 secs, (long long)q);
+  key_join(k, c, a, l, d, secs, (long long)q);
   return 0;
 }
 
