@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: installs missing dependencies, builds with gcc and
-# -Werror, runs ctest; then builds with clang, AddressSanitizer and
-# UndefinedBehaviorSanitizer and runs ctest again; then a ThreadSanitizer
-# build runs the unit and multi-threaded tests.
+# -Werror, runs ctest, then the valgrind stage (memcheck over the examples
+# and the meter command against meter-sandbox) on that build; then builds
+# with clang, AddressSanitizer and UndefinedBehaviorSanitizer and runs ctest
+# again (the fuzz corpora and the allocation-failure tests included); then a
+# ThreadSanitizer build runs the unit and multi-threaded tests.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
 cd "$METER_ROOT"
@@ -13,7 +15,10 @@ log "release build (gcc, -Wall -Wextra -Werror)"
 build build/test-release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc \
   -DCMAKE_CXX_COMPILER=g++ -DMETER_WERROR=ON
 log "tests (release)"
-(cd build/test-release && ctest -j "$JOBS" --output-on-failure --timeout 600)
+(cd build/test-release && ctest -j "$JOBS" --output-on-failure --timeout 600 -LE valgrind)
+
+log "valgrind memcheck: examples and meter commands (0 leaks, 0 errors)"
+(cd build/test-release && ctest --output-on-failure --timeout 1200 -L valgrind)
 
 log "sanitizer build (clang, ASan + UBSan, -Werror)"
 build build/test-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
