@@ -12,7 +12,8 @@
  *   expect <backend> <records> <quantity>
  * and exits 0, or 1 if something could not be delivered.
  *
- * Usage: meter_soak URL SECONDS SPOOL_DIR [RECORDS_PER_ROUND] */
+ * Usage: meter_soak URL SECONDS SPOOL_DIR [RECORDS_PER_ROUND [RELIABLE_EVERY]]
+ * (RELIABLE_EVERY: submit to the spools every Nth round only; default 1). */
 #include <meter.h>
 
 #include <stdint.h>
@@ -132,6 +133,9 @@ int main(int argc, char **argv)
   const char *url = argv[1];
   long seconds = atol(argv[2]);
   size_t per_round = argc > 4 ? (size_t)atol(argv[4]) : 2;
+  long reliable_every = argc > 5 ? atol(argv[5]) : 1;
+  if (reliable_every < 1)
+    reliable_every = 1;
   if (per_round < 1 || per_round > 64)
     per_round = 2;
   snprintf(run_id, sizeof run_id, "%ld", (long)time(NULL));
@@ -160,6 +164,7 @@ int main(int argc, char **argv)
   uint64_t seq = 0, rounds = 0;
   time_t end = time(NULL) + seconds;
   while (time(NULL) < end && !failed) {
+    int reliable_round = rounds % (uint64_t)reliable_every == 0;
     for (int b = 0; b < NBACK && !failed; b++) {
       meter_record *recs[64];
       int64_t sum = 0;
@@ -180,7 +185,7 @@ int main(int argc, char **argv)
       for (size_t i = 0; i < per_round; i++)
         meter_record_free(recs[i]);
       /* reliable mode: the same amount, submitted one by one */
-      for (size_t i = 0; i < per_round && !failed; i++) {
+      for (size_t i = 0; i < per_round && !failed && reliable_round; i++) {
         int64_t q = (int64_t)(1 + (seq % 5));
         meter_record *r = make_record(b, "rel", seq++, q);
         meter_error e;
