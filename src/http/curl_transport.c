@@ -156,8 +156,11 @@ static int curl_send(mtr_transport *base, const mtr_http_request *req, mtr_http_
   int rc = METER_OK;
 
   for (size_t i = 0; i < req->headers.count; i++) {
+    /* "Name: value" by appends: printf cost more than the rest of the list. */
     mtr_buf_clear(&line);
-    mtr_buf_printf(&line, "%s: %s", req->headers.items[i].name, req->headers.items[i].value);
+    mtr_buf_puts(&line, req->headers.items[i].name);
+    mtr_buf_put(&line, ": ", 2);
+    mtr_buf_puts(&line, req->headers.items[i].value);
     if (mtr_buf_status(&line) || !(tmp = curl_slist_append(hdrs, line.ptr))) {
       rc = METER_ENOMEM;
       goto out;
