@@ -129,19 +129,18 @@ int main(int argc, char **argv)
   mtr_sigv4_key_cache keys;
   mtr_sigv4_key_cache_init(&keys);
 
+  int rc = 0;
   if (check) {
     char auth[1024];
-    if (sign_once(&s, NULL, s.check_us, auth, sizeof auth) != 0)
-      return 1;
-    printf("%s\n", auth);
-    return 0;
+    rc = sign_once(&s, NULL, s.check_us, auth, sizeof auth) != 0;
+    if (!rc)
+      printf("%s\n", auth);
+    goto done;
   }
-
-  for (long k = 0; k < count; k++)
-    if (sign_once(&s, cache ? &keys : NULL, bench_wall_us(), NULL, 0) != 0)
-      return 1;
+  for (long k = 0; k < count && !rc; k++)
+    rc = sign_once(&s, cache ? &keys : NULL, bench_wall_us(), NULL, 0) != 0;
   if (count)
-    return 0;
+    goto done;
 
   const char *client = cache ? "libmeter (key cached)" : "libmeter (key derived per call)";
   for (int run = 0; run <= runs; run++) {
@@ -152,7 +151,8 @@ int main(int argc, char **argv)
       for (int k = 0; k < 64; k++)
         if (sign_once(&s, cache ? &keys : NULL, bench_wall_us(), NULL, 0) != 0) {
           fprintf(stderr, "bench_sigv4: signing failed\n");
-          return 1;
+          rc = 1;
+          goto done;
         }
       n += 64;
       t = bench_now() - t0;
@@ -164,7 +164,8 @@ int main(int argc, char **argv)
              t * 1e6 / (double)n);
     bench_emit("sigv4", client, run, extra);
   }
+done:
   mtr_sigv4_key_cache_dispose(&keys);
   cJSON_Delete(s.root);
-  return 0;
+  return rc;
 }
