@@ -97,6 +97,7 @@ static void test_answer_above_the_cap_is_refused(void **state)
 typedef struct tls_server {
   pid_t pid;
   int port;
+  int out;       /* the server's stdout, kept open while it runs (EPIPE otherwise) */
   char dir[64];
 } tls_server;
 
@@ -138,9 +139,9 @@ static int tls_start(tls_server *t)
     _exit(127);
   }
   close(out[1]);
+  t->out = out[0];
   char buf[32] = "";
   ssize_t n = read(out[0], buf, sizeof buf - 1);
-  close(out[0]);
   t->port = n > 0 ? atoi(buf) : 0;
   return t->port > 0 ? 0 : -1;
 }
@@ -151,6 +152,8 @@ static void tls_stop(tls_server *t)
     kill(t->pid, SIGTERM);
     waitpid(t->pid, NULL, 0);
   }
+  if (t->out > 0)
+    close(t->out);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
   if (system(cmd) != 0)
