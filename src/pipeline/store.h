@@ -68,6 +68,9 @@ typedef struct mtr_store_config {
   int64_t grace_us;         /* an aggregate is due at hour end + grace */
   int late_policy;          /* meter_spool_late_policy */
   int read_only_ok;         /* inspection without a back end (backend NULL) */
+  const char *fallback_path; /* PostgreSQL: local SQLite file for submits while
+                               the database is unreachable (NULL: none) */
+  struct mtr_logger *log;   /* the client's (NULL when inspecting) */
 } mtr_store_config;
 
 /* One record to append (see append and ingest). */
@@ -264,6 +267,9 @@ struct mtr_store {
 };
 
 extern const mtr_store_ops mtr_sqlite_store;
+#ifdef METER_WITH_POSTGRES
+extern const mtr_store_ops mtr_pg_store;  /* store_pg.c: path is a postgresql:// URL */
+#endif
 
 void mtr_unit_dispose(mtr_unit *u);
 void mtr_units_free(mtr_unit *u, size_t n);
