@@ -139,7 +139,9 @@ typedef int METER_CALLBACK(meter_spool_write_fn)(const char *data, size_t length
 
 /* ---- options ------------------------------------------------------------- */
 
-#define METER_SPOOL_OPTIONS_VERSION 1
+/* Version 2 added fallback_path and lease_ms; a caller built against
+ * version 1 (without them) keeps working. */
+#define METER_SPOOL_OPTIONS_VERSION 2
 
 /*
  * How to open a spool. Start from METER_SPOOL_OPTIONS_INIT (or
@@ -150,7 +152,11 @@ typedef struct meter_spool_options {
   unsigned int version;        /* METER_SPOOL_OPTIONS_VERSION */
 
   const char *path;            /* the spool file (required); created if absent,
-                                  with PATH-wal, PATH-shm and PATH-sender next to it */
+                                  with PATH-wal, PATH-shm and PATH-sender next to it.
+                                  Or a PostgreSQL URL (postgresql://... or
+                                  postgres://..., "?spool=NAME" for a named spool):
+                                  the fleet store shared by many replicas, see
+                                  docs/fleet.md */
   int no_sender;               /* 1: do not start the background sender (a
                                   submit-only process); meter_flush still sends,
                                   on the caller's thread */
@@ -183,12 +189,26 @@ typedef struct meter_spool_options {
 
   meter_spool_outcome_fn on_outcome;   /* optional */
   void *on_outcome_payload;
+
+  /* Version 2. Fleet (PostgreSQL) spools only. */
+  const char *fallback_path;   /* a local SQLite file where records wait when the
+                                  database cannot be reached at submit time (then
+                                  meter_submit still returns METER_OK); the sender
+                                  forwards them once it is back. NULL (default):
+                                  meter_submit fails with METER_ESTORE instead */
+  long lease_ms;               /* how long a sender's claim on a batch lasts: a
+                                  replica that dies mid-send leaves its batch to
+                                  the others after this; default twice the client's
+                                  deadline plus a minute; never less than the
+                                  client's deadline plus a second */
 } meter_spool_options;
 
 #define METER_SPOOL_OPTIONS_INIT { METER_SPOOL_OPTIONS_VERSION, NULL, 0, 0, 0, 0, 0, 0, 0, 0, \
-                                   0, 0, 0, 0, 0, NULL, NULL }
+                                   0, 0, 0, 0, 0, NULL, NULL, NULL, 0 }
 
-/* Fills `opts` with defaults for callers that cannot use the macro (FFI). */
+/* Fills `opts` with defaults for callers that cannot use the macro (FFI);
+ * `version` is the caller's METER_SPOOL_OPTIONS_VERSION (1 or 2): only the
+ * fields of that version are written. */
 METER_EXTERN(int) meter_spool_options_init(meter_spool_options *opts, unsigned int version);
 
 /* ---- open, submit, flush, close ------------------------------------------ */
@@ -222,7 +242,9 @@ METER_EXTERN(int) meter_spool_open(meter_spool **out, meter_client *client,
  * METER_OK         stored
  * METER_EINVAL     the record is invalid; `err` names the field and the rule
  * METER_EFULL      the spool is full (after full_wait_ms with FULL_WAIT)
- * METER_ESTORE     the spool file could not be written (disk full, I/O error)
+ * METER_ESTORE     the spool file could not be written (disk full, I/O error),
+ *                  or a fleet spool's PostgreSQL server could not be reached
+ *                  (the message names it) and no fallback_path is set
  * METER_ECLOSED    the spool is closing, or was opened by a parent process
  *
  * `err` (optional) receives the detail. The record stays the caller's.

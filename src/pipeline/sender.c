@@ -416,11 +416,22 @@ static void *sender_main(void *arg)
   return NULL;
 }
 
+/* Lease: longer than one send can take (the client's deadline), so a shared
+ * store never hands a batch in flight to another sender: lease_ms if set
+ * (at least the deadline plus a second), else twice the deadline plus a
+ * minute. */
+static int64_t lease_of(const meter_spool *s)
+{
+  int64_t deadline = s->client->env.policy.deadline_us;
+  if (s->o.lease_ms <= 0)
+    return deadline * 2 + INT64_C(60) * 1000000;
+  int64_t lease = (int64_t)s->o.lease_ms * 1000;
+  return lease > deadline + 1000000 ? lease : deadline + 1000000;
+}
+
 int mtr_sender_start(meter_spool *s, meter_error *err)
 {
-  /* Lease: longer than one send can take (the client's deadline), so a
-   * shared store never hands a batch in flight to another sender. */
-  s->lease_us = s->client->env.policy.deadline_us * 2 + INT64_C(60) * 1000000;
+  s->lease_us = lease_of(s);
   /* The thread takes no signals: they belong to the application's threads. */
   mtr_mutex_lock(&s->lock);
   s->sending = 1; /* the thread holds the sender role */
@@ -478,7 +489,7 @@ int mtr_spool_flush(meter_spool *s, long deadline_ms, unsigned flags)
     return mtr_spool_fail(s, &(meter_error){ METER_EINVAL,
                                              "this spool was opened without a client" });
   if (s->lease_us == 0)
-    s->lease_us = s->client->env.policy.deadline_us * 2 + INT64_C(60) * 1000000;
+    s->lease_us = lease_of(s);
   int64_t start = mtr_mono_us(s->inner);
   int64_t deadline = deadline_ms < 0 ? INT64_MAX : start + (int64_t)deadline_ms * 1000;
   int64_t now = mtr_now_us(s->inner);

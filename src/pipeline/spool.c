@@ -13,6 +13,7 @@
 #include "fork_guard.h"
 #include "record_codec.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -28,15 +29,45 @@
 #define RECOUNT_EVERY_US (1000 * 1000)
 #define ABORT_JUMP_US (INT64_C(1) << 50) /* "the deadline has long passed" */
 
+/* The size of the options struct a caller of `version` has (0: unknown):
+ * version 1 ended before fallback_path. */
+static size_t options_size(unsigned int version)
+{
+  switch (version) {
+  case 1: return offsetof(meter_spool_options, fallback_path);
+  case METER_SPOOL_OPTIONS_VERSION: return sizeof(meter_spool_options);
+  default: return 0;
+  }
+}
+
 int meter_spool_options_init(meter_spool_options *opts, unsigned int version)
 {
   if (!opts)
     return METER_EINVAL;
-  if (version != METER_SPOOL_OPTIONS_VERSION)
+  size_t size = options_size(version);
+  if (!size)
     return METER_EVERSION;
   meter_spool_options init = METER_SPOOL_OPTIONS_INIT;
-  *opts = init;
+  init.version = version;
+  memcpy(opts, &init, size);
   return METER_OK;
+}
+
+/* The store a path names: a PostgreSQL URL is the fleet store. */
+static int store_for(const char *path, const mtr_store_ops **out, meter_error *err)
+{
+  *out = &mtr_sqlite_store;
+  if (strncmp(path, "postgresql://", 13) != 0 && strncmp(path, "postgres://", 11) != 0)
+    return METER_OK;
+#ifdef METER_WITH_POSTGRES
+  (void)err;
+  *out = &mtr_pg_store;
+  return METER_OK;
+#else
+  return mtr_error_set(err, METER_ECONFIG,
+                       "spool options: this libmeter was built without PostgreSQL support "
+                       "(libpq), so a postgresql:// spool cannot be opened");
+#endif
 }
 
 /* ---- entry, errors, waiting ---------------------------------------------- */
@@ -177,6 +208,7 @@ static void free_spool(meter_spool *s)
   if (s->be)
     s->ops->destroy(s->be);
   mtr_free((char *)s->o.path);
+  mtr_free((char *)s->o.fallback_path);
   mtr_group_commit_dispose(&s->gc);
   pthread_cond_destroy(&s->cond);
   mtr_mutex_destroy(&s->lock);
@@ -187,9 +219,9 @@ static int check_options(const meter_spool_options *o, meter_error *err)
 {
   if (!o)
     return mtr_error_set(err, METER_EINVAL, "spool options are NULL");
-  if (o->version != METER_SPOOL_OPTIONS_VERSION)
+  if (!options_size(o->version))
     return mtr_error_set(err, METER_EVERSION,
-                         "spool options version %u is not supported (this library knows %d)",
+                         "spool options version %u is not supported (this library knows 1 to %d)",
                          o->version, METER_SPOOL_OPTIONS_VERSION);
   if (!o->path || !*o->path)
     return mtr_error_set(err, METER_EINVAL, "spool options: path is required");
@@ -221,8 +253,11 @@ int meter_spool_open(meter_spool **out, meter_client *client, const meter_spool_
   meter_spool *s = mtr_calloc(1, sizeof *s);
   if (!s)
     return mtr_error_set(err, METER_ENOMEM, "out of memory");
-  s->o = *opts;
+  /* A version 1 caller's struct ends before the version 2 fields. */
+  memcpy(&s->o, opts, options_size(opts->version));
+  s->o.version = METER_SPOOL_OPTIONS_VERSION;
   s->o.path = mtr_strdup(opts->path);
+  s->o.fallback_path = s->o.fallback_path ? mtr_strdup(s->o.fallback_path) : NULL;
   mtr_mutex_init(&s->lock);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -236,13 +271,20 @@ int meter_spool_open(meter_spool **out, meter_client *client, const meter_spool_
     s->gc.commit_delay_us = 200;
   atomic_init(&s->abort_io, 0);
   s->fork_gen = mtr_fork_generation();
-  s->sops = &mtr_sqlite_store;
   apply_defaults(s);
-  if (!s->o.path) {
+  if (!s->o.path || (opts->version >= 2 && opts->fallback_path && !s->o.fallback_path)) {
     free_spool(s);
     return mtr_error_set(err, METER_ENOMEM, "out of memory");
   }
 
+  if ((rc = store_for(s->o.path, &s->sops, err)) == METER_OK && s->o.fallback_path &&
+      s->sops == &mtr_sqlite_store)
+    rc = mtr_error_set(err, METER_EINVAL,
+                       "spool options: fallback_path is for PostgreSQL spools only");
+  if (rc != METER_OK) {
+    free_spool(s);
+    return rc;
+  }
   s->client = client;
   s->inner = client ? client->env.hooks : mtr_hooks_default();
   s->hooks = (mtr_hooks){ sp_now, sp_mono, sp_sleep, sp_random, s };
@@ -266,7 +308,7 @@ int meter_spool_open(meter_spool **out, meter_client *client, const meter_spool_
   }
   if (rc == METER_OK) {
     mtr_store_config cfg = { s->o.path, s->backend, s->o.durability, s->grace_us,
-                             s->o.late_policy, client == NULL };
+                             s->o.late_policy, client == NULL, s->o.fallback_path, s->log };
     rc = s->sops->open(&s->store, &cfg, err);
   }
   if (rc == METER_OK && !client)
@@ -550,6 +592,7 @@ static void abandon(meter_spool *s)
   if (s->store)
     s->sops->abandon(s->store);
   mtr_free((char *)s->o.path);
+  mtr_free((char *)s->o.fallback_path);
   mtr_free(s->gc.batch);
   mtr_free(s);
 }
