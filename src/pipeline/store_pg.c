@@ -718,6 +718,14 @@ static void conn_drop(pg_conn *pc)
 
 static int init_store(pg_store *s, pg_conn *pc, meter_error *err);
 
+/* libpq prints the server's notices on stderr by default; the library never
+ * prints (they are informational: "relation already exists, skipping"). */
+static void ignore_notice(void *arg, const char *message)
+{
+  (void)arg;
+  (void)message;
+}
+
 /* Makes sure pc is connected (respecting the reconnect backoff) and the
  * store is initialised. */
 static int conn_ready(pg_store *s, pg_conn *pc, meter_error *err)
@@ -751,6 +759,7 @@ static int conn_ready(pg_store *s, pg_conn *pc, meter_error *err)
       return mtr_error_set(err, METER_ESTORE, "spool: PostgreSQL at %s is unreachable: %s",
                            s->display, why);
     }
+    PQsetNoticeProcessor(pc->c, ignore_notice, NULL);
     if (pc->failures && s->log)
       MTR_INFO(s->log, "spool: connected to PostgreSQL at %s again", s->display);
     pc->failures = 0;
