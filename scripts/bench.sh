@@ -174,12 +174,13 @@ note_load() { # a marker line with the load average and the time between section
 # ---- runners ------------------------------------------------------------------------
 
 # wrk GROUP CONCURRENCY RECORDS_PER_REQUEST KIND [make_script args]: the
-# ceiling, a fresh script (and signature) before each run; run 0 is the warm-up.
+# ceiling; the script (and its signature, valid for 5 minutes) is made right
+# before the runs of each figure; run 0 is the warm-up.
 run_wrk() {
   local group=$1 conc=$2 per=$3 kind=$4
   shift 4
+  python3 bench/wrk/make_script.py "$URL" "$kind" --time "$USAGE_TIME" "$@" >"$WORK/wrk.lua"
   for run in $(seq 0 "$RUNS"); do
-    python3 bench/wrk/make_script.py "$URL" "$kind" --time "$USAGE_TIME" "$@" >"$WORK/wrk.lua"
     local secs=$SECS
     [ "$run" = 0 ] && secs=$WARM
     "${CLI_PIN[@]}" wrk -t1 -c"$conc" -d"${secs}s" --latency -s "$WORK/wrk.lua" "$URL" >"$WORK/wrk.out"
