@@ -734,7 +734,10 @@ static int conn_ready(pg_store *s, pg_conn *pc, meter_error *err)
     conn_drop(pc);
   if (!pc->c) {
     int64_t now = mono_now();
-    if (pc->retry_at && now < pc->retry_at) {
+    /* Only submits wait out the backoff (they fail fast, or go to the
+     * fallback); the sender backs off by itself, and a flush or a status
+     * right after the server is back should not be refused. */
+    if (pc == &s->conns[C_SUBMIT] && pc->retry_at && now < pc->retry_at) {
       pc->fail = FAIL_CONN;
       return mtr_error_set(err, METER_ESTORE,
                            "spool: PostgreSQL at %s is unreachable (next attempt in %lld ms)",

@@ -20,6 +20,13 @@ static void stop_cluster(void)
   pg_started = 0;
 }
 
+/* The cluster of this test program (started by the first pl_setup). */
+pg_proc *pl_pg(void);
+pg_proc *pl_pg(void)
+{
+  return &pg;
+}
+
 void pl_setup(pl_fx *f, int fake_time)
 {
   memset(f, 0, sizeof *f);
