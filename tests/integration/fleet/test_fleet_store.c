@@ -150,6 +150,25 @@ static void test_replicas_migrate_a_new_database_at_once(void **state)
                                "'meter_spools', 'meter_inbox', 'meter_seen', 'meter_units',"
                                " 'meter_contribs', 'meter_batches')"), "6");
   assert_string_equal(sql1(db, "SELECT count(*) FROM meter_spools"), "1");
+  /* A service role with only the rights docs/fleet.md lists works once the
+   * schema is current (no DDL at open). */
+  sql1(db, "CREATE ROLE meter_app LOGIN");
+  sql1(db, "GRANT USAGE ON SCHEMA public TO meter_app");
+  sql1(db, "GRANT SELECT, INSERT, UPDATE, DELETE ON meter_schema_version, meter_spools,"
+           " meter_inbox, meter_seen, meter_units, meter_contribs, meter_batches TO meter_app");
+  sql1(db, "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO meter_app");
+  char app_url[300];
+  snprintf(app_url, sizeof app_url, "postgresql://meter_app@127.0.0.1:%d/%s?spool=app",
+           pl_pg()->port, db);
+  meter_spool *app = open_at(f, app_url, quiet());
+  submit_n(app, "app", 3, NOW - PL_HOUR);
+  meter_error ae;
+  assert_int_equal(mtr_spool_sort(app, &ae), METER_OK);
+  assert_int_equal(pl_count(app, METER_SPOOL_PENDING), 3);
+  meter_close(app, 0, 0);
+  assert_string_equal(sql1(db, "SELECT count(*) FROM pg_tables WHERE tableowner = 'meter_app'"),
+                      "0");
+
   /* A database migrated by a newer libmeter is refused, not altered. */
   sql1(db, "INSERT INTO meter_schema_version(version) VALUES (99)");
   meter_spool_options so = quiet();
