@@ -45,11 +45,13 @@ static void test_help_config_matches_library(void **state)
       char want[128];
       snprintf(want, sizeof want, "\n    %s (", name);
       /* The section starts right after a newline: match its first line too. */
-      char *line = strncmp(sec, want + 1, strlen(want + 1)) == 0 ? sec - 1 : strstr(sec, want);
+      char *line = strncmp(sec, want + 1, strlen(want + 1)) == 0 ? sec : strstr(sec, want);
       if (!line)
         fail_msg("[%s] setting %s is not offered by the CLI", backend, name);
-      char *eol = strchr(line + 1, '\n');
-      int marked = eol && eol - line > 7 && strncmp(eol - 7, " secret", 7) == 0;
+      if (*line == '\n')
+        line++; /* the setting's line itself (no pointer before sec: UBSan) */
+      char *eol = strchr(line, '\n');
+      int marked = eol && eol - line > 6 && strncmp(eol - 7, " secret", 7) == 0;
       if (marked != !!(flags & METER_SETTING_SECRET))
         fail_msg("[%s] %s: secret flag differs (library %u, CLI %d)", backend, name, flags, marked);
     }
