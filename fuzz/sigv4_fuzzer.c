@@ -13,6 +13,7 @@
 #include "auth/sigv4.h"
 #include "meter/errors.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   /* A target the wire can carry as is: no fragment (never sent), no blank
    * or control character. */
   int plain = strchr(line1, '#') == NULL;
+  size_t names_len = 64; /* host;x-amz-date;... added by the signer */
   for (const unsigned char *u = (const unsigned char *)line1; *u; u++)
     if (*u <= ' ' || *u == 0x7f)
       plain = 0;
@@ -109,6 +111,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       /* Header names are the library's own (never from input): only
        * tokens are signed. Values are anything. */
       if (colon && token(p, (size_t)(colon - p))) {
+        /* The verifier (a server) bounds what it accepts: names under 256
+         * bytes, the signed-header list under 1 KiB. The library's own
+         * names are short. */
+        names_len += (size_t)(colon - p) + 1;
+        plain &= colon - p < 256 && names_len < 900;
         const char *v = colon + 1;
         while (*v == ' ')
           v++;
@@ -129,10 +136,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
        * plus Host from the URL. */
       int dup = 0;
       for (size_t i = 0; i < req.headers.count; i++) {
-        char name[256];
         size_t n = strlen(req.headers.items[i].name);
-        if (n >= sizeof name)
-          n = sizeof name - 1;
+        char *name = malloc(n + 1);
+        if (!name)
+          break;
         for (size_t k = 0; k < n; k++) {
           char c = req.headers.items[i].name[k];
           name[k] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
@@ -141,15 +148,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (strcmp(name, "host") == 0)
           dup = 1;
         mtr_headers_add(&hdrs, name, req.headers.items[i].value);
+        free(name);
       }
       if (!dup)
         mtr_headers_add(&hdrs, "host", "example.amazonaws.com");
-      if (mtr_sigv4_parse_authorization(auth, &parsed, &err) != METER_OK)
-        abort(); /* the verifier cannot read what the signer wrote */
-      int rc = mtr_sigv4_verify("POST", line1, &hdrs, mtr_buf_cstr(&req.body),
-                                strlen(mtr_buf_cstr(&req.body)), &parsed, SECRET, &err);
-      if (plain && !dup && rc != METER_OK)
-        abort(); /* signer and verifier disagree on a request sent as is */
+      if (mtr_sigv4_parse_authorization(auth, &parsed, &err) != METER_OK) {
+        if (plain)
+          abort(); /* the verifier cannot read what the signer wrote */
+      } else {
+        int rc = mtr_sigv4_verify("POST", line1, &hdrs, mtr_buf_cstr(&req.body),
+                                  strlen(mtr_buf_cstr(&req.body)), &parsed, SECRET, &err);
+        if (plain && !dup && rc != METER_OK) {
+          fprintf(stderr, "verify: %s\n", err.message);
+          abort(); /* signer and verifier disagree on a request sent as is */
+        }
+      }
     }
   }
   mtr_headers_dispose(&hdrs);
