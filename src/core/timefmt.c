@@ -113,8 +113,10 @@ static unsigned days_in_month(int y, int m)
 static int from_fields(int y, int mo, int d, int hh, int mi, int ss, int64_t frac_us,
                        int64_t offset_s, int64_t *out)
 {
-  if (mo < 1 || mo > 12 || d < 1 || (unsigned)d > days_in_month(y, mo) || hh > 23 || mi > 59 ||
-      ss > 60)
+  /* Years outside 1..9999 have no four-digit form on the wire (and a
+   * five-digit RFC 850 year would overflow the microsecond count). */
+  if (y < 1 || y > 9999 || mo < 1 || mo > 12 || d < 1 || (unsigned)d > days_in_month(y, mo) ||
+      hh > 23 || mi > 59 || ss > 60)
     return -1;
   if (ss == 60) /* leap second: the wire never needs it; fold into :59 */
     ss = 59;
@@ -211,7 +213,7 @@ int mtr_http_date_parse(const char *s, int64_t *out)
     return m < 0 ? -1 : from_fields(y, m, d, hh, mi, ss, 0, 0, out);
   }
   /* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
-  if (sscanf(s, "%15[A-Za-z], %2d-%3s-%d %2d:%2d:%2d GMT%n", wd, &d, mon, &y, &hh, &mi, &ss,
+  if (sscanf(s, "%15[A-Za-z], %2d-%3s-%4d %2d:%2d:%2d GMT%n", wd, &d, mon, &y, &hh, &mi, &ss,
              &consumed) == 7 && consumed > 0) {
     int m = month_index(mon);
     if (y < 100)
@@ -219,7 +221,7 @@ int mtr_http_date_parse(const char *s, int64_t *out)
     return m < 0 ? -1 : from_fields(y, m, d, hh, mi, ss, 0, 0, out);
   }
   /* asctime: Sun Nov  6 08:49:37 1994 */
-  if (sscanf(s, "%3s %3s %d %2d:%2d:%2d %4d%n", wd, mon, &d, &hh, &mi, &ss, &y, &consumed) == 7 &&
+  if (sscanf(s, "%3s %3s %2d %2d:%2d:%2d %4d%n", wd, mon, &d, &hh, &mi, &ss, &y, &consumed) == 7 &&
       consumed > 0) {
     int m = month_index(mon);
     return m < 0 ? -1 : from_fields(y, m, d, hh, mi, ss, 0, 0, out);

@@ -97,6 +97,11 @@ static void test_http_dates(void **state)
   assert_true(t == want);
   assert_int_equal(mtr_http_date_parse("06 Nov 1994", &t), -1);
   assert_int_equal(mtr_http_date_parse("Sun, 06 Foo 1994 08:49:37 GMT", &t), -1);
+  /* Found by the time fuzzer: an RFC 850 year of many digits overflowed the
+   * microsecond count; years beyond 9999 are refused. */
+  assert_int_equal(mtr_http_date_parse("Sunday, 06-Nov-15716285 08:49:37 GMT", &t), -1);
+  assert_int_equal(mtr_http_date_parse("Sunday, 06-Nov-99999 08:49:37 GMT", &t), -1);
+  assert_int_equal(mtr_time_parse("0000-01-01T00:00:00Z", &t), -1);
 }
 
 static void test_roundtrip_many(void **state)
