@@ -62,7 +62,10 @@ static const char *const secret_keys[] = {
 
 static size_t match_key(const char *p)
 {
+  const int first = tolower((unsigned char)*p);
   for (size_t k = 0; k < sizeof secret_keys / sizeof secret_keys[0]; k++) {
+    if (secret_keys[k][0] != first) /* keys are lower case: skip most compares */
+      continue;
     size_t n = strlen(secret_keys[k]);
     if (strncasecmp(p, secret_keys[k], n) == 0)
       return n;
