@@ -25,8 +25,9 @@ endif()
 # Fuzzing: coverage instrumentation for every object, so libFuzzer sees the
 # library's branches, not only the harness's.
 if(METER_FUZZERS)
-  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -g)
-  add_link_options(-fsanitize=address,undefined)
+  add_compile_options(-fsanitize=fuzzer-no-link,${METER_FUZZ_SANITIZE} -fno-sanitize-recover=undefined
+                      -fno-omit-frame-pointer -g)
+  add_link_options(-fsanitize=${METER_FUZZ_SANITIZE})
 endif()
 
 # Applied per target so that third-party code we do not own is not judged by
