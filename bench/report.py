@@ -360,6 +360,25 @@ def main():
       "built on the fly shows the spool's own footprint.")
     w("")
 
+    # ---- 7. Fleet
+    fleet_rows = R.clients("fleet")
+    if fleet_rows:
+        w("## 7. Fleet mode (PostgreSQL)")
+        w("")
+        w("Durable submits into a PostgreSQL spool (`tests/integration/fleet/fleet_bench`: public "
+          "API, every replica its own process and client, all starting together, no sender "
+          "running; AWS records over 50 customers and 3 closed hours). The server is a throwaway "
+          "PostgreSQL cluster on this machine (loopback, `fsync=off`), sharing the two cores "
+          "with the replicas: figures per replica are what the CPU leaves each of them. "
+          "Method and sizing: [docs/fleet.md](../docs/fleet.md).")
+        w("")
+        w("| replicas × threads | submits/s per replica | submits/s in all |")
+        w("|---|---:|---:|")
+        for client in fleet_rows:
+            w("| %s | %s | %s |" % (client, fig(R.stat("fleet", client, "per_replica_per_s")),
+                                    fig(R.stat("fleet", client, "records_per_s"))))
+        w("")
+
     # ---- goals
     best_submit = None
     for client, s in submits.items():
@@ -446,6 +465,10 @@ def main():
             "%.1f MiB" % rss_mib))
     if d:
         print("%-44s %14s" % ("delivery spool -> sandbox, records/s (fsync)", num(d["median"])))
+    for client in R.clients("fleet"):
+        s = R.stat("fleet", client, "per_replica_per_s")
+        if s:
+            print("%-44s %14s" % (("fleet/replica: " + client)[:44], num(s["median"])))
     print("-" * 78)
     print("load average: %s before, %s after" % (meta.get("load_before"), meta.get("load_after")))
 

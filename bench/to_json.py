@@ -4,6 +4,7 @@ bench_util.h), for bench/report.py.
 
   wrk ... --latency | to_json.py wrk --group G --run N --concurrency C [--batch K]
   pipeline_bench ... | to_json.py pipeline --group G --client LABEL --run N
+  fleet_bench ... | to_json.py fleet --group G --client LABEL --run N
 """
 import argparse
 import json
@@ -55,9 +56,25 @@ def pipeline(a, text):
             "rss_open_kb": int(rss_open), "peak_rss_kb": int(peak)}
 
 
+def fleet(a, text):
+    # "fleet_bench: 4 replica(s) x 1 thread(s), 12000 records, batch 1, durability full:
+    #  2200 submits/s per replica (min 2000, max 2500), 8100 submits/s in all (1.48 s)..."
+    m = re.search(r"(\d+) replica\(s\) x (\d+) thread\(s\), (\d+) records, batch (\d+), "
+                  r"durability (\w+): ([0-9.]+) submits/s per replica \(min ([0-9.]+), max "
+                  r"([0-9.]+)\), ([0-9.]+) submits/s in all \(([0-9.]+) s\)", text)
+    if not m or "FAILED" in text:
+        fail("fleet_bench", text)
+    rep, th, n, batch, dur, per, lo, hi, total, secs = m.groups()
+    return {"group": a.group, "client": a.client, "run": a.run, "replicas": int(rep),
+            "concurrency": int(th), "batch": int(batch), "records": int(n), "durability": dur,
+            "per_replica_per_s": float(per), "replica_min_per_s": float(lo),
+            "replica_max_per_s": float(hi), "records_per_s": float(total),
+            "seconds": float(secs)}
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("tool", choices=["wrk", "pipeline"])
+    ap.add_argument("tool", choices=["wrk", "pipeline", "fleet"])
     ap.add_argument("--group", required=True)
     ap.add_argument("--client", default=None)
     ap.add_argument("--run", type=int, required=True)
@@ -65,7 +82,8 @@ def main():
     ap.add_argument("--batch", type=int, default=1)
     a = ap.parse_args()
     text = sys.stdin.read()
-    print(json.dumps(wrk(a, text) if a.tool == "wrk" else pipeline(a, text)), flush=True)
+    conv = {"wrk": wrk, "pipeline": pipeline, "fleet": fleet}[a.tool]
+    print(json.dumps(conv(a, text)), flush=True)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,9 @@ cmake -S "$METER_ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DMETER_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build "$BUILD" -j "$JOBS" --target meter-sandbox bench_sigv4 bench_send bench_delivery \
   pipeline_bench >/dev/null
+# fleet_bench needs libpq (the build turns the fleet store off without it).
+FLEET_BENCH=$BUILD/tests/integration/fleet/fleet_bench
+cmake --build "$BUILD" -j "$JOBS" --target fleet_bench >/dev/null 2>&1 || FLEET_BENCH=""
 SANDBOX=$BUILD/tools/sandbox/meter-sandbox
 B=$BUILD/bench
 PIPELINE_BENCH=$BUILD/tests/integration/pipeline/pipeline_bench
@@ -215,7 +218,7 @@ run_jssdk() { # GROUP CONCURRENCY meter|batch [args]
 
 # ---- 1. SigV4 signing ------------------------------------------------------------------
 
-log "1/6 SigV4 signatures per second (one thread)"
+log "1/7 SigV4 signatures per second (one thread)"
 note_load sigv4
 REQ=bench/sigv4_request.json
 {
@@ -234,7 +237,7 @@ common=(--seconds "$SIGN_SECS" --runs "$RUNS" --warmup 0.5)
 
 # ---- 2. synchronous MeterUsage ------------------------------------------------------------
 
-log "2/6 synchronous MeterUsage at 1, 2, 4, 8 concurrent senders"
+log "2/7 synchronous MeterUsage at 1, 2, 4, 8 concurrent senders"
 for c in 1 2 4 8; do
   note_load "meter_usage c=$c"
   control POST /_sandbox/reset >/dev/null
@@ -259,7 +262,7 @@ CLI_PIN=("${PINNED[@]}")
 
 # ---- 3. BatchMeterUsage ------------------------------------------------------------------
 
-log "3/6 BatchMeterUsage, 25 records per request, 1 and 4 concurrent senders"
+log "3/7 BatchMeterUsage, 25 records per request, 1 and 4 concurrent senders"
 for c in 1 4; do
   note_load "batch c=$c"
   control POST /_sandbox/reset >/dev/null
@@ -271,7 +274,7 @@ done
 
 # ---- 4. Tackle PUT and AppDirect ---------------------------------------------------------------
 
-log "4/6 Tackle PUT and AppDirect usage, libmeter against the ceiling (4 senders)"
+log "4/7 Tackle PUT and AppDirect usage, libmeter against the ceiling (4 senders)"
 for k in 1 10 100; do
   note_load "tackle batch=$k"
   run_wrk "tackle_put" 4 "$k" tackle --records "$k"
@@ -286,7 +289,7 @@ control GET /_sandbox/ledger | python3 -c 'import json,sys; b=json.load(sys.stdi
 
 # ---- 5. cost growth ---------------------------------------------------------------------------
 
-log "5/6 cost growth: batch size and record size"
+log "5/7 cost growth: batch size and record size"
 for k in 1 5; do
   note_load "batch growth k=$k"
   run_wrk batch_growth 4 "$k" aws-batch --records "$k"
@@ -302,7 +305,7 @@ done
 
 # ---- 6. reliable mode -------------------------------------------------------------------------
 
-log "6/6 reliable mode: durable submits, memory with $RSS_RECORDS records spooled, delivery"
+log "6/7 reliable mode: durable submits, memory with $RSS_RECORDS records spooled, delivery"
 note_load reliable
 SPOOL_DIR=$WORK/spool
 pipeline() { # GROUP LABEL [pipeline_bench args]: RUNS runs after a warm-up
@@ -329,6 +332,35 @@ mkdir -p "$SPOOL_DIR"
 "${CLI_PIN[@]}" "$B/bench_delivery" --endpoint "$URL" --records 20000 --runs "$RUNS" \
   --durability process --dir "$SPOOL_DIR" >>"$OUT"
 rm -rf "$SPOOL_DIR"
+
+# ---- 7. fleet mode -----------------------------------------------------------------------------
+
+# fleet_bench starts a throwaway PostgreSQL cluster (fsync off: a commit costs
+# the round trip and the server's work, not this VM's disk) and forks the
+# replicas; server and replicas share both cores, so no pinning here. Each
+# run starts its own cluster (about 4 s), so four lines keep the script short.
+if [ -n "$FLEET_BENCH" ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  log "7/7 fleet mode: submits per replica into PostgreSQL"
+  note_load fleet
+  fleet() { # LABEL [fleet_bench args]: RUNS runs after a warm-up
+    local label=$1
+    shift
+    for run in $(seq 0 "$RUNS"); do
+      "$FLEET_BENCH" "$@" >"$WORK/fleet.out"
+      [ "$run" = 0 ] && continue
+      python3 bench/to_json.py fleet --group fleet --client "$label" --run "$run" \
+        <"$WORK/fleet.out" >>"$OUT"
+    done
+  }
+  F=$([ "$QUICK" = 1 ] && echo 1 || echo 3)   # records scale
+  fleet "1 replica x 1 thread" --replicas 1 --threads 1 --records $((1000 * F))
+  fleet "4 replicas x 1 thread" --replicas 4 --threads 1 --records $((700 * F))
+  fleet "4 replicas x 4 threads" --replicas 4 --threads 4 --records $((300 * F))
+  fleet "4 replicas x 1 thread, batches of 100" --replicas 4 --threads 1 \
+    --records $((5000 * F)) --batch 100
+else
+  log "7/7 fleet mode: skipped (no fleet_bench or no PostgreSQL server; run scripts/test.sh first)"
+fi
 
 note_load end
 python3 - "$WORK/meta.json" <<'EOF'
