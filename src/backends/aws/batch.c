@@ -100,6 +100,8 @@ static int key_of_echo(const cJSON *u, mtr_buf *k)
     return -1;
   /* Timestamps may come back with a fraction (JS SDK parses them as such). */
   double t = ts->valuedouble;
+  if (!(t > -9.0e15 && t < 9.0e15)) /* no such time; and the cast below would be UB */
+    return -1;
   long long secs = (long long)t;
   if ((double)secs > t)
     secs--;

@@ -313,7 +313,8 @@ int meter_aws_register_usage(meter_aws_registration **out, meter_client *client,
     if (r && c.answer) {
       bad = dup_opt(&r->signature, mtr_json_str(c.answer, "Signature"));
       const cJSON *ts = cJSON_GetObjectItemCaseSensitive(c.answer, "PublicKeyRotationTimestamp");
-      if (cJSON_IsNumber(ts))
+      /* Out of range is no time at all (and the cast would be undefined): left 0. */
+      if (cJSON_IsNumber(ts) && ts->valuedouble > -9.0e12 && ts->valuedouble < 9.0e12)
         r->rotation_us = (int64_t)(ts->valuedouble * 1e6);
     }
     if (r && c.refused)

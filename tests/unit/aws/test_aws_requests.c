@@ -220,11 +220,16 @@ static void test_golden_register_usage(void **state)
   assert_string_equal(meter_aws_registration_signature(reg), "eyJhbGciOi.x.y");
   assert_true(meter_aws_registration_key_rotation_us(reg) == INT64_C(1735689600000000));
   meter_aws_registration_free(reg);
+  /* A rotation time beyond any time is no time: 0, not an undefined cast. */
+  fake_push(&f.ft, 200, NULL, "{\"Signature\":\"s\",\"PublicKeyRotationTimestamp\":1e300}");
+  assert_int_equal(meter_aws_register_usage(&reg, c, NULL, 1, "n-124"), METER_OK);
+  assert_true(meter_aws_registration_key_rotation_us(reg) == 0);
+  meter_aws_registration_free(reg);
   /* Argument checks happen before any I/O. */
   assert_int_equal(meter_aws_register_usage(&reg, c, "bad code!", 1, NULL), METER_EINVAL);
   assert_int_equal(meter_aws_register_usage(&reg, c, NULL, 0, NULL), METER_EINVAL);
   assert_null(reg);
-  assert_int_equal(f.ft.nsent, 1);
+  assert_int_equal(f.ft.nsent, 2);
   aws_fixture_free(&f);
 }
 

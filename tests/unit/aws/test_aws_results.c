@@ -140,6 +140,31 @@ static void test_identical_and_missing_records(void **state)
   aws_fixture_free(&f);
 }
 
+/* Found by the aws fuzzer: an echoed Timestamp beyond any time (1.7e25) was
+ * cast to an integer (undefined behaviour). Such an echo matches no record,
+ * and the record is resent like one missing from the answer. */
+static void test_echo_with_impossible_timestamp(void **state)
+{
+  (void)state;
+  aws_fixture f;
+  meter_client *c = aws_fixture_client(&f, NULL, NULL);
+  fake_push(&f.ft, 200, NULL,
+            "{\"Results\":[{\"UsageRecord\":{\"Timestamp\":17041140006666666666666666,"
+            "\"CustomerIdentifier\":\"c1\",\"Dimension\":\"users\",\"Quantity\":1},"
+            "\"MeteringRecordId\":\"id-bad\",\"Status\":\"Success\"}]}");
+  fake_push(&f.ft, 200, NULL,
+            "{\"Results\":[{\"UsageRecord\":" ECHO("c1", "1") ",\"MeteringRecordId\":\"id-1\","
+            "\"Status\":\"Success\"}]}");
+  meter_record *r = bm("c1", "1");
+  meter_results *res = NULL;
+  assert_int_equal(meter_send(c, &r, 1, &res), METER_OK);
+  assert_int_equal(f.ft.nsent, 2);
+  assert_string_equal(meter_results_record_id(res, 0), "id-1");
+  meter_results_free(res);
+  meter_record_free(r);
+  aws_fixture_free(&f);
+}
+
 typedef struct err_case {
   long status;
   const char *headers;
@@ -440,6 +465,7 @@ int main(void)
     cmocka_unit_test(test_unprocessed_records_resent),
     cmocka_unit_test(test_unprocessed_forever_fails),
     cmocka_unit_test(test_identical_and_missing_records),
+    cmocka_unit_test(test_echo_with_impossible_timestamp),
     cmocka_unit_test(test_modelled_errors_rejected),
     cmocka_unit_test(test_retried_errors),
     cmocka_unit_test(test_auth_errors),
