@@ -12,6 +12,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/group.h"
 #include "core/str.h"
 
 #include <string.h>
@@ -345,19 +346,25 @@ static int send_batch(mtr_backend *be, const mtr_batch *batch, meter_error *err)
   c.recs = mtr_calloc(n ? n : 1, sizeof *c.recs);
   c.res = mtr_calloc(n ? n : 1, sizeof *c.res);
   size_t *owner = mtr_calloc(n ? n : 1, sizeof *owner);
-  int rc = c.recs && c.res && owner ? METER_OK : METER_ENOMEM;
+  const char **keys = mtr_calloc(n ? n : 1, sizeof *keys);
+  int rc = c.recs && c.res && owner && keys ? METER_OK : METER_ENOMEM;
 
+  /* Records that share an idempotency key are one event: the first of them
+   * is sent, the others get its outcome. */
+  for (size_t i = 0; rc == METER_OK && i < n; i++)
+    keys[i] = mtr_rec(batch->records[i], METER_FIELD_IDEMPOTENCY_KEY);
+  if (rc == METER_OK)
+    rc = mtr_group_strings(keys, n, owner, NULL);
   for (size_t i = 0; rc == METER_OK && i < n; i++) {
-    const char *key = mtr_rec(batch->records[i], METER_FIELD_IDEMPOTENCY_KEY);
-    size_t k = 0;
-    while (k < c.n && strcmp(mtr_rec(c.recs[k], METER_FIELD_IDEMPOTENCY_KEY), key) != 0)
-      k++;
-    owner[i] = k;
-    if (k == c.n) {
+    if (owner[i] == i) { /* the first with its key: an event of its own */
       c.recs[c.n] = batch->records[i];
-      c.res[c.n++] = batch->results[i];
+      c.res[c.n] = batch->results[i];
+      owner[i] = c.n++;
+    } else {
+      owner[i] = owner[owner[i]]; /* its leader came before it: already an event */
     }
   }
+  mtr_free(keys);
   /* The key is fixed here, before the first attempt, from the content alone. */
   if (rc == METER_OK)
     rc = mtr_appdirect_request_key(c.recs, c.n, ad->billable, c.key);

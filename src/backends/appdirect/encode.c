@@ -12,6 +12,7 @@
 #include "appdirect_int.h"
 
 #include "core/alloc.h"
+#include "core/group.h"
 #include "core/timefmt.h"
 #include "json/json.h"
 
@@ -100,26 +101,36 @@ int mtr_appdirect_encode_usage(const mtr_appdirect *ad, meter_record *const *rec
 
   /* One MeteredUsageItem per accountId, in the order accounts first appear;
    * events keep the callers' order within an account. */
+  const char **accounts = mtr_calloc(n ? n : 1, sizeof *accounts);
+  size_t *leader = mtr_calloc(n ? n : 1, sizeof *leader);
+  size_t *order = mtr_calloc(n ? n : 1, sizeof *order);
+  size_t *start = mtr_calloc(n ? n : 1, sizeof *start); /* leader -> its group in order */
+  ok &= accounts && leader && order && start;
+  for (size_t i = 0; ok && i < n; i++)
+    accounts[i] = mtr_appdirect_account(recs[i]);
+  ok = ok && mtr_group_strings(accounts, n, leader, order) == 0;
+  for (size_t j = 0; ok && j < n; j++)
+    if (j == 0 || leader[order[j]] != leader[order[j - 1]])
+      start[leader[order[j]]] = j;
   for (size_t i = 0; ok && i < n; i++) {
-    const char *account = mtr_appdirect_account(recs[i]);
-    size_t j = 0;
-    while (j < i && strcmp(mtr_appdirect_account(recs[j]), account) != 0)
-      j++;
-    if (j < i)
-      continue; /* already written with its account */
+    if (leader[i] != i)
+      continue; /* written with the first event of its account */
     cJSON *item = cJSON_CreateObject();
     if (!item || !cJSON_AddItemToArray(usages, item)) {
       cJSON_Delete(item);
       ok = 0;
       break;
     }
-    ok &= cJSON_AddStringToObject(item, "accountId", account) != NULL;
+    ok &= cJSON_AddStringToObject(item, "accountId", accounts[i]) != NULL;
     cJSON *list = cJSON_AddArrayToObject(item, "usageList");
     ok &= list != NULL;
-    for (size_t k = i; ok && k < n; k++)
-      if (strcmp(mtr_appdirect_account(recs[k]), account) == 0)
-        ok &= add_event(list, recs[k]);
+    for (size_t j = start[i]; ok && j < n && leader[order[j]] == i; j++)
+      ok &= add_event(list, recs[order[j]]);
   }
+  mtr_free(accounts);
+  mtr_free(leader);
+  mtr_free(order);
+  mtr_free(start);
   int rc = ok ? mtr_json_print(root, out) : METER_ENOMEM;
   cJSON_Delete(root);
   return rc;

@@ -335,6 +335,42 @@ static void test_same_key_twice_in_a_call_sent_once(void **state)
   adfx_free(f);
 }
 
+/* Events are grouped per account, accounts in the order they first appear
+ * (not sorted), events in the caller's order within an account. */
+static void test_accounts_in_order_of_first_appearance(void **state)
+{
+  (void)state;
+  adfx *f = adfx_new(NULL);
+  const char *accounts[] = { "z", "a", "z", "m", "a" };
+  meter_record *r[5];
+  for (int i = 0; i < 5; i++) {
+    char key[8];
+    snprintf(key, sizeof key, "e%d", i);
+    r[i] = ad_rec(key, i, "account", accounts[i], "pricing_unit", "USER", "quantity", "1", NULL);
+  }
+  push_token(f, "tok", 43199);
+  push_accepted(f, "req-1");
+  assert_int_equal(meter_send(f->c, r, 5, NULL), METER_OK);
+  char ids[5][32];
+  assert_int_equal(sent_event_ids(f, 1, ids, 5), 5);
+  const char *want[] = { "e0", "e2", "e1", "e4", "e3" };
+  for (int i = 0; i < 5; i++)
+    assert_string_equal(ids[i], want[i]);
+  cJSON *root = sent_json(f, 1);
+  const cJSON *u = cJSON_GetObjectItemCaseSensitive(root, "usages");
+  assert_int_equal(cJSON_GetArraySize(u), 3);
+  const char *want_accounts[] = { "z", "a", "m" };
+  for (int i = 0; i < 3; i++) {
+    const cJSON *item = cJSON_GetArrayItem(u, i);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(item, "accountId")->valuestring,
+                        want_accounts[i]);
+  }
+  cJSON_Delete(root);
+  for (int i = 0; i < 5; i++)
+    meter_record_free(r[i]);
+  adfx_free(f);
+}
+
 static void test_no_aggregation(void **state)
 {
   (void)state;
@@ -362,6 +398,7 @@ int main(void)
     cmocka_unit_test(test_volume_never_mixed),
     cmocka_unit_test(test_dropped_answer_then_duplicate_key),
     cmocka_unit_test(test_duplicate_key_without_ids),
+    cmocka_unit_test(test_accounts_in_order_of_first_appearance),
     cmocka_unit_test(test_retries_keep_the_key),
     cmocka_unit_test(test_gives_up_as_failed),
     cmocka_unit_test(test_400_rejected_names_field),
