@@ -155,6 +155,11 @@ enum {
   "id, ikey, body, batch_key, batch_limit, time_us, window_us, flags, agg_key, quantity,"   \
   " allocs, bytes, submitted_us"
 
+/* Units purged per transaction (sq_purge). */
+#define PURGE_CHUNK 100
+#define MTR_STR_(x) #x
+#define MTR_STR(x) MTR_STR_(x)
+
 static const char *const sql[S_COUNT] = {
   [S_INBOX_ADD] = "INSERT INTO inbox(ikey, body, batch_key, batch_limit, time_us, window_us,"
                   " flags, agg_key, quantity, allocs, bytes, submitted_us)"
@@ -166,7 +171,7 @@ static const char *const sql[S_COUNT] = {
   [S_SEE_KEY] = "INSERT OR IGNORE INTO seen(ikey) VALUES(?)",
   [S_PURGE_PICK] = "SELECT id FROM units WHERE state = 4 AND done_us < ?1 AND (kind <> 2"
                    " OR (flags & 2) = 0 OR (window_us > 0 AND time_us + window_us < ?2))"
-                   " LIMIT 100",
+                   " LIMIT " MTR_STR(PURGE_CHUNK),
   [S_PURGE_SEEN_C] = "DELETE FROM seen WHERE ikey IN (SELECT ikey FROM contribs WHERE unit_id = ?)",
   [S_PURGE_SEEN_U] = "DELETE FROM seen WHERE ikey = (SELECT ikey FROM units WHERE id = ? AND kind = 1)",
   [S_INS_RECORD] = "INSERT INTO units(kind, state, ikey, body, bytes, nrecords, batch_key,"
@@ -1612,11 +1617,14 @@ static int sq_requeue_dead(mtr_store *base, const char *ikey, int64_t now, size_
 
 /* A hundred delivered units a round (with their contributions and keys):
  * the sender purges once a minute and must not stall on a large backlog. */
-static int sq_purge(mtr_store *base, int64_t before, int64_t now, meter_error *err)
+/* One transaction: up to PURGE_CHUNK units due for purging, with their
+ * contributions and keys; *purged says how many. */
+static int purge_chunk(sq_store *s, int64_t before, int64_t now, size_t *purged,
+                       meter_error *err)
 {
-  sq_store *s = (sq_store *)base;
-  int64_t ids[100];
+  int64_t ids[PURGE_CHUNK];
   size_t n = 0;
+  *purged = 0;
   int rc = begin(s, err);
   if (rc != METER_OK)
     return rc;
@@ -1626,7 +1634,7 @@ static int sq_purge(mtr_store *base, int64_t before, int64_t now, meter_error *e
   else {
     bind(q, "ii", before, now);
     int r;
-    while (n < 100 && (r = sqlite3_step(q)) == SQLITE_ROW)
+    while (n < PURGE_CHUNK && (r = sqlite3_step(q)) == SQLITE_ROW)
       ids[n++] = sqlite3_column_int64(q, 0);
     sqlite3_reset(q);
   }
@@ -1641,7 +1649,24 @@ static int sq_purge(mtr_store *base, int64_t before, int64_t now, meter_error *e
       rc = run(s, q, "purge", err);
     }
   }
-  return finish(s, rc, err);
+  rc = finish(s, rc, err);
+  if (rc == METER_OK)
+    *purged = n;
+  return rc;
+}
+
+/* Everything due, a chunk per transaction so that submitters wait for one
+ * chunk at most. (One chunk per call, as before, purged 100 units a minute:
+ * a spool delivering more than that grew without end.) */
+static int sq_purge(mtr_store *base, int64_t before, int64_t now, meter_error *err)
+{
+  sq_store *s = (sq_store *)base;
+  size_t n;
+  int rc;
+  do
+    rc = purge_chunk(s, before, now, &n, err);
+  while (rc == METER_OK && n == PURGE_CHUNK);
+  return rc;
 }
 
 const mtr_store_ops mtr_sqlite_store = {

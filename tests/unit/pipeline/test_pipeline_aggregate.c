@@ -386,6 +386,29 @@ static void test_purge_after_keep_delivered(void **state)
   meter_record_free(r);
 }
 
+/* A pass purges everything due, not one chunk: the SQLite store purged 100
+ * units a minute, and a spool delivering more than that grew without end. */
+static void test_purge_takes_everything_due(void **state)
+{
+  pl_fx *f = *state;
+  meter_spool_options o = METER_SPOOL_OPTIONS_INIT;
+  o.no_sender = 1;
+  o.keep_delivered_ms = 60 * 1000;
+  assert_int_equal(pl_open(f, &o), METER_OK);
+  enum { N = 250 }; /* two and a half chunks */
+  for (int i = 0; i < N; i++) {
+    char cust[16];
+    snprintf(cust, sizeof cust, "c%03d", i);
+    submit_ok(f, pl_rec(cust, "d1", 1, NOW));
+  }
+  assert_int_equal(meter_flush(f->sp, 10000, METER_FLUSH_OPEN_HOURS), METER_OK);
+  assert_int_equal(pl_count(f->sp, METER_SPOOL_DELIVERED), N);
+  int64_t w;
+  set_clock(f, NOW + 3 * 60 * INT64_C(1000000));
+  assert_int_equal(mtr_sender_cycle(f->sp, 0, &w), 0);
+  assert_int_equal(pl_count(f->sp, 0), 0);
+}
+
 static void test_replaceable_hours_kept_until_their_window(void **state)
 {
   pl_fx *f = *state;
@@ -421,6 +444,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_request_membership_is_kept, setup, teardown),
     cmocka_unit_test_setup_teardown(test_resubmit_same_key_is_stored_once, setup, teardown),
     cmocka_unit_test_setup_teardown(test_purge_after_keep_delivered, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_purge_takes_everything_due, setup, teardown),
     cmocka_unit_test_setup_teardown(test_replaceable_hours_kept_until_their_window, setup,
                                     teardown),
   };
