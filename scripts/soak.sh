@@ -9,7 +9,7 @@
 # Usage: scripts/soak.sh [--minutes N] [--build DIR] [--per-round N] [--reliable-every N]
 #                        [--no-faults]
 # (--reliable-every N: the spools get records every Nth round only, a lighter
-# reliable-mode load; the default, every round, is the heavier test.)
+# reliable-mode load; the default, every round, is the heavier soak test.)
 # Writes its samples and logs to DIR/soak/ and prints a summary.
 set -euo pipefail
 . "$(dirname "$0")/lib/common.sh"
