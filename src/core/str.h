@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A macro's value as a string literal (a LIMIT in SQL text, say). */
+#define MTR_STRINGIFY_(x) #x
+#define MTR_STRINGIFY(x) MTR_STRINGIFY_(x)
+
 /* True if s[0..len) holds a control character (< 0x20 or 0x7f). */
 int mtr_has_ctl(const char *s, size_t len);
 

@@ -72,6 +72,7 @@
 #define FORWARD_CHUNK 1000
 #define FORWARD_MAX_CHUNKS 20
 #define LIST_PAGE "500"
+#define PURGE_CHUNK 1000 /* delivered units purged per statement */
 #define INGEST_BUSY_RETRY_US (50 * 1000)
 
 enum {
@@ -354,7 +355,8 @@ static const char *const sql[P_COUNT] = {
   [P_PURGE] =
     "WITH pick AS (SELECT id, kind, ikey FROM meter_units WHERE spool_id = $1 AND state = 4"
     " AND done_us < $2 AND (kind <> 2 OR (flags & 2) = 0"
-    " OR (window_us > 0 AND time_us + window_us < $3)) LIMIT 1000 FOR UPDATE SKIP LOCKED),"
+    " OR (window_us > 0 AND time_us + window_us < $3)) LIMIT " MTR_STRINGIFY(PURGE_CHUNK)
+    " FOR UPDATE SKIP LOCKED),"
     " c AS (DELETE FROM meter_contribs WHERE unit_id IN (SELECT id FROM pick) RETURNING ikey),"
     " s1 AS (DELETE FROM meter_seen WHERE spool_id = $1 AND ikey IN (SELECT ikey FROM c)),"
     " s2 AS (DELETE FROM meter_seen WHERE spool_id = $1"
@@ -2682,6 +2684,7 @@ static int pg_requeue_dead(mtr_store *base, const char *ikey, int64_t now, size_
 
 typedef struct purge_ctx {
   int64_t before, now;
+  int64_t purged;
 } purge_ctx;
 
 static int purge_body(pg_store *s, pg_conn *pc, void *ctx, meter_error *err)
@@ -2690,15 +2693,25 @@ static int purge_body(pg_store *s, pg_conn *pc, void *ctx, meter_error *err)
   params p = spool_param(s);
   p_int(&p, x->before);
   p_int(&p, x->now);
-  return q_run(s, pc, P_PURGE, &p, err);
+  PGresult *r = q(s, pc, P_PURGE, &p, err);
+  if (!r)
+    return METER_ESTORE;
+  x->purged = PQntuples(r) == 1 ? v_int(r, 0, 0) : 0;
+  PQclear(r);
+  return METER_OK;
 }
 
-/* A thousand delivered units a round, with their contributions and keys
- * (one statement): the sender purges once a minute. */
+/* Everything due, PURGE_CHUNK delivered units (with their contributions and
+ * keys) per statement, each its own transaction: the sender purges once a
+ * minute, and one chunk a minute let a busy spool grow without end. */
 static int pg_purge(mtr_store *base, int64_t before, int64_t now, meter_error *err)
 {
-  purge_ctx x = { before, now };
-  return run_op((pg_store *)base, C_SENDER, purge_body, &x, NULL, err);
+  purge_ctx x = { before, now, 0 };
+  int rc;
+  do
+    rc = run_op((pg_store *)base, C_SENDER, purge_body, &x, NULL, err);
+  while (rc == METER_OK && x.purged == PURGE_CHUNK);
+  return rc;
 }
 
 const mtr_store_ops mtr_pg_store = {

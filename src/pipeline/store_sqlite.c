@@ -157,8 +157,6 @@ enum {
 
 /* Units purged per transaction (sq_purge). */
 #define PURGE_CHUNK 100
-#define MTR_STR_(x) #x
-#define MTR_STR(x) MTR_STR_(x)
 
 static const char *const sql[S_COUNT] = {
   [S_INBOX_ADD] = "INSERT INTO inbox(ikey, body, batch_key, batch_limit, time_us, window_us,"
@@ -171,7 +169,7 @@ static const char *const sql[S_COUNT] = {
   [S_SEE_KEY] = "INSERT OR IGNORE INTO seen(ikey) VALUES(?)",
   [S_PURGE_PICK] = "SELECT id FROM units WHERE state = 4 AND done_us < ?1 AND (kind <> 2"
                    " OR (flags & 2) = 0 OR (window_us > 0 AND time_us + window_us < ?2))"
-                   " LIMIT " MTR_STR(PURGE_CHUNK),
+                   " LIMIT " MTR_STRINGIFY(PURGE_CHUNK),
   [S_PURGE_SEEN_C] = "DELETE FROM seen WHERE ikey IN (SELECT ikey FROM contribs WHERE unit_id = ?)",
   [S_PURGE_SEEN_U] = "DELETE FROM seen WHERE ikey = (SELECT ikey FROM units WHERE id = ? AND kind = 1)",
   [S_INS_RECORD] = "INSERT INTO units(kind, state, ikey, body, bytes, nrecords, batch_key,"

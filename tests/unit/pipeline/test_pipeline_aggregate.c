@@ -386,8 +386,9 @@ static void test_purge_after_keep_delivered(void **state)
   meter_record_free(r);
 }
 
-/* A pass purges everything due, not one chunk: the SQLite store purged 100
- * units a minute, and a spool delivering more than that grew without end. */
+/* A pass purges everything due, not one chunk: the stores purged one chunk
+ * a minute (100 units in SQLite, 1,000 in PostgreSQL), and a spool
+ * delivering more than that grew without end. */
 static void test_purge_takes_everything_due(void **state)
 {
   pl_fx *f = *state;
@@ -395,13 +396,20 @@ static void test_purge_takes_everything_due(void **state)
   o.no_sender = 1;
   o.keep_delivered_ms = 60 * 1000;
   assert_int_equal(pl_open(f, &o), METER_OK);
-  enum { N = 250 }; /* two and a half chunks */
-  for (int i = 0; i < N; i++) {
-    char cust[16];
-    snprintf(cust, sizeof cust, "c%03d", i);
-    submit_ok(f, pl_rec(cust, "d1", 1, NOW));
+  enum { N = 2500, BATCH = 500 }; /* 25 SQLite chunks, 2.5 PostgreSQL chunks */
+  meter_record *r[BATCH];
+  meter_error e;
+  for (int i = 0; i < N; i += BATCH) {
+    for (int k = 0; k < BATCH; k++) {
+      char cust[16];
+      snprintf(cust, sizeof cust, "c%04d", i + k);
+      r[k] = pl_rec(cust, "d1", 1, NOW);
+    }
+    assert_int_equal(meter_submit_batch(f->sp, r, BATCH, &e), METER_OK);
+    for (int k = 0; k < BATCH; k++)
+      meter_record_free(r[k]);
   }
-  assert_int_equal(meter_flush(f->sp, 10000, METER_FLUSH_OPEN_HOURS), METER_OK);
+  assert_int_equal(meter_flush(f->sp, 60000, METER_FLUSH_OPEN_HOURS), METER_OK);
   assert_int_equal(pl_count(f->sp, METER_SPOOL_DELIVERED), N);
   int64_t w;
   set_clock(f, NOW + 3 * 60 * INT64_C(1000000));
